@@ -196,6 +196,9 @@ typedef struct {
 	void *rand_ctx;
 	hp_snapshot_read_cb snapshot_read;
 	void *snapshot_ctx;
+	/* false: every read is confirmed by a quorum round (read index) even
+	 * when the lease is valid, for operators who distrust their clocks. */
+	bool lease_reads;
 } hp_config;
 
 /* Fills cfg with defaults (lease 1 s, heartbeat 100 ms, ...). */
@@ -321,6 +324,7 @@ const hp_entry *hp_log_entry(const hp_node *node, uint64_t index);
 
 /* Encoding of HP_ENTRY_CONF data (9 bytes: op, id little-endian). */
 enum { HP_CONF_CHANGE_BYTES = 9 };
+void hp_conf_change_encode(uint8_t out[HP_CONF_CHANGE_BYTES], hp_conf_op op, hp_id id);
 int hp_conf_change_decode(const uint8_t *data, uint32_t size_bytes,
                           hp_conf_op *op, hp_id *id);
 /* Applies a change to a conf; returns HP_ERR_INVALID if it does not fit. */

@@ -23,15 +23,15 @@ extern jmp_buf test_jmp;
 
 #define TEST_MAX 512
 
-#define TEST(name)                                                          \
-	static void test_##name(void);                                      \
-	__attribute__((constructor)) static void test_register_##name(void) \
+#define TEST(tname)                                                         \
+	static void test_##tname(void);                                     \
+	__attribute__((constructor)) static void test_register_##tname(void) \
 	{                                                                   \
-		test_cases[test_case_count].name = #name;                   \
-		test_cases[test_case_count].fn = test_##name;               \
+		test_cases[test_case_count].name = #tname;                  \
+		test_cases[test_case_count].fn = test_##tname;              \
 		test_case_count++;                                          \
 	}                                                                   \
-	static void test_##name(void)
+	static void test_##tname(void)
 
 #define CHECK(expr)                                                         \
 	do {                                                                \
@@ -59,8 +59,8 @@ extern jmp_buf test_jmp;
 	jmp_buf test_jmp;                                                   \
 	int main(int argc, char **argv)                                     \
 	{                                                                   \
-		int passed = 0, failed = 0;                                 \
-		for (int i = 0; i < test_case_count; i++) {                 \
+		static int passed, failed, i;                               \
+		for (i = 0; i < test_case_count; i++) {                     \
 			if (argc > 1 && strstr(test_cases[i].name, argv[1]) == NULL) \
 				continue;                                   \
 			if (setjmp(test_jmp) == 0) {                        \

@@ -1,0 +1,44 @@
+/*
+ * hp_log.h — the consensus core's in-memory view of one group's log: the
+ * entries after the last snapshot, each owning a copy of its data.
+ *
+ * Internal to src/harpoon.  Indexes are absolute; the entry at index i
+ * lives at entries[i - snap_index - 1].  Entry pointers stay valid until
+ * the next append, truncate or compact.
+ */
+#ifndef RASPUTIN_HP_LOG_H
+#define RASPUTIN_HP_LOG_H
+
+#include "harpoon/harpoon.h"
+
+typedef struct {
+	hp_entry *entries;
+	uint64_t count;
+	uint64_t capacity;
+	uint64_t snap_index; /* entries <= snap_index are compacted away */
+	uint64_t snap_term;
+	uint64_t size_bytes; /* data bytes held */
+} hp_log;
+
+void hp_log_init(hp_log *log, uint64_t snap_index, uint64_t snap_term);
+void hp_log_deinit(hp_log *log);
+
+static inline uint64_t hp_log_last_index(const hp_log *log)
+{
+	return log->snap_index + log->count;
+}
+uint64_t hp_log_last_term(const hp_log *log);
+/* Term at index; the snapshot's term at snap_index; 0 if unknown. */
+uint64_t hp_log_term_at(const hp_log *log, uint64_t index);
+/* NULL if index is not in memory (compacted or beyond the end). */
+const hp_entry *hp_log_at(const hp_log *log, uint64_t index);
+/* Appends a copy at last_index + 1.  Returns 0 or HP_ERR_NOMEM. */
+int hp_log_append(hp_log *log, uint64_t term, uint8_t type, const uint8_t *data,
+                  uint32_t size_bytes);
+/* Removes every entry >= from (from > snap_index). */
+void hp_log_truncate(hp_log *log, uint64_t from);
+/* Drops entries <= index; if index is beyond the log, the log becomes
+ * empty and starts after index. */
+void hp_log_compact(hp_log *log, uint64_t index, uint64_t term);
+
+#endif

@@ -1,0 +1,556 @@
+/*
+ * test_harpoon.c — unit tests of the consensus core, by protocol property.
+ * Uses the in-memory cluster in hp_fixture.h (instant FIFO network, manual
+ * clock, immediate persistence unless a node holds it back).
+ */
+#include "hp_fixture.h"
+#include "test.h"
+
+static const uint64_t MS = 1000;
+
+static hp_id elect(fx_cluster *c)
+{
+	fx_run(c, 3000 * MS, 10 * MS);
+	return fx_leader(c);
+}
+
+static uint32_t count_leaders(fx_cluster *c)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < c->count; i++) {
+		if (!c->nodes[i].up)
+			continue;
+		hp_status st;
+		hp_get_status(c->nodes[i].node, c->now, &st);
+		n += st.role == HP_LEADER;
+	}
+	return n;
+}
+
+TEST(single_node_elects_itself_and_commits)
+{
+	fx_cluster c;
+	fx_init(&c, 1, 1);
+	hp_id l = elect(&c);
+	CHECK_EQ(l, 1);
+	CHECK_EQ(fx_propose(&c, l, "a"), 0);
+	fx_run(&c, 10 * MS, 1 * MS);
+	fx_node *n = &c.nodes[0];
+	CHECK(n->applied_count >= 2); /* the no-op and "a" */
+	CHECK_EQ(n->applied[n->applied_count - 1].type, HP_ENTRY_NORMAL);
+	CHECK(memcmp(n->applied[n->applied_count - 1].data, "a", 1) == 0);
+	fx_destroy(&c);
+}
+
+TEST(three_nodes_elect_exactly_one_leader)
+{
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		fx_cluster c;
+		fx_init(&c, 3, seed);
+		hp_id l = elect(&c);
+		CHECK(l != 0);
+		CHECK_EQ(count_leaders(&c), 1);
+		/* Every node knows the leader and promises it. */
+		for (hp_id i = 1; i <= 3; i++) {
+			hp_status st = fx_status(&c, i);
+			CHECK_EQ(st.leader, l);
+			CHECK_EQ(st.lease_holder, l);
+		}
+		fx_destroy(&c);
+	}
+}
+
+TEST(replication_applies_same_sequence_everywhere)
+{
+	fx_cluster c;
+	fx_init(&c, 5, 2);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	char buf[16];
+	for (int i = 0; i < 200; i++) {
+		snprintf(buf, sizeof(buf), "v%d", i);
+		CHECK_EQ(fx_propose(&c, l, buf), 0);
+		if (i % 7 == 0)
+			fx_run(&c, 1 * MS, 1 * MS);
+	}
+	fx_run(&c, 500 * MS, 5 * MS);
+	fx_node *ln = &c.nodes[l - 1];
+	CHECK(ln->applied_count >= 201);
+	for (uint32_t i = 0; i < 5; i++) {
+		fx_node *n = &c.nodes[i];
+		CHECK_EQ(n->applied_count, ln->applied_count);
+		for (uint64_t k = 0; k < n->applied_count; k++) {
+			CHECK_EQ(n->applied[k].index, ln->applied[k].index);
+			CHECK_EQ(n->applied[k].term, ln->applied[k].term);
+			CHECK(memcmp(n->applied[k].data, ln->applied[k].data, n->applied[k].size) == 0);
+		}
+	}
+	fx_destroy(&c);
+}
+
+TEST(follower_cut_from_leader_only_causes_no_churn)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 3);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	hp_id f = l == 1 ? 2 : 1;
+	uint64_t term = fx_status(&c, l).term;
+	c.cut[l][f] = c.cut[f][l] = true;
+	for (int i = 0; i < 50; i++) {
+		CHECK_EQ(fx_propose(&c, l, "x"), 0);
+		fx_run(&c, 200 * MS, 10 * MS);
+	}
+	CHECK_EQ(fx_leader(&c), l);
+	CHECK_EQ(c.leader_changes, 0);
+	CHECK_EQ(fx_status(&c, l).term, term);
+	CHECK_EQ(fx_status(&c, f).term, term); /* no term inflation */
+	/* The third node keeps committing with the leader. */
+	hp_id other = 6 - l - f;
+	CHECK(fx_status(&c, other).commit >= fx_status(&c, l).commit - 1);
+	fx_destroy(&c);
+}
+
+TEST(isolated_leader_steps_down_and_majority_elects)
+{
+	fx_cluster c;
+	fx_init(&c, 5, 4);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	uint64_t term = fx_status(&c, l).term;
+	fx_isolate(&c, l, true);
+	fx_run(&c, 1100 * MS, 10 * MS); /* > lease */
+	hp_status old = fx_status(&c, l);
+	CHECK(old.role != HP_LEADER);
+	CHECK(!old.lease_valid);
+	fx_run(&c, 2000 * MS, 10 * MS);
+	hp_id nl = fx_leader(&c);
+	CHECK(nl != 0 && nl != l);
+	CHECK(fx_status(&c, nl).term > term);
+	/* The isolated node never inflated its term past what it can win. */
+	fx_isolate(&c, l, false);
+	fx_run(&c, 1000 * MS, 10 * MS);
+	CHECK_EQ(fx_leader(&c), nl);
+	CHECK_EQ(fx_status(&c, l).leader, nl);
+	fx_destroy(&c);
+}
+
+/* A follower whose promise is valid refuses a higher-term candidate and
+ * does not adopt its term [NO-CHURN]. */
+TEST(valid_promise_refuses_higher_term_candidate)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 5);
+	hp_id l = elect(&c);
+	hp_id f = l == 1 ? 2 : 1;
+	hp_id x = 6 - l - f;
+	uint64_t term = fx_status(&c, f).term;
+	hp_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = HP_MSG_LEASE_REQ;
+	m.group = 7;
+	m.from = x;
+	m.to = f;
+	m.term = term + 5;
+	m.log_index = 1000;
+	m.log_term = term + 5;
+	CHECK_EQ(hp_step(c.nodes[f - 1].node, c.now, &m), 0);
+	hp_status st = fx_status(&c, f);
+	CHECK_EQ(st.term, term);
+	CHECK_EQ(st.lease_holder, l);
+	CHECK_EQ(st.vote == x, 0);
+	/* Its answer is a reject. */
+	hp_ready rd;
+	hp_ready_take(c.nodes[f - 1].node, &rd);
+	int rejects = 0;
+	for (size_t i = 0; i < rd.msg_count; i++)
+		rejects += rd.msgs[i].type == HP_MSG_LEASE_RESP && rd.msgs[i].reject;
+	CHECK_EQ(rejects, 1);
+	hp_advance(c.nodes[f - 1].node, rd.seq);
+	fx_destroy(&c);
+}
+
+/* A pre-request round changes no persistent state. */
+TEST(pre_request_changes_nothing)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 6);
+	hp_id l = elect(&c);
+	hp_id f = l == 1 ? 2 : 1;
+	hp_status before = fx_status(&c, f);
+	hp_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = HP_MSG_PRE_LEASE_REQ;
+	m.group = 7;
+	m.from = 6 - l - f;
+	m.to = f;
+	m.term = before.term + 1;
+	m.log_index = before.last_index + 10;
+	m.log_term = before.term;
+	CHECK_EQ(hp_step(c.nodes[f - 1].node, c.now, &m), 0);
+	hp_ready rd;
+	hp_ready_take(c.nodes[f - 1].node, &rd);
+	CHECK(!rd.hard_state_changed);
+	CHECK_EQ(rd.msg_count, 1);
+	CHECK(rd.msgs[0].reject); /* it still promises the leader */
+	hp_advance(c.nodes[f - 1].node, rd.seq);
+	hp_status after = fx_status(&c, f);
+	CHECK_EQ(after.term, before.term);
+	CHECK_EQ(after.vote, before.vote);
+	fx_destroy(&c);
+}
+
+/* [DURABLE] a follower's append acknowledgement waits for persistence. */
+TEST(append_ack_only_after_persist)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 7);
+	hp_id l = elect(&c);
+	hp_id f = l == 1 ? 2 : 1;
+	c.nodes[f - 1].hold_persist = true;
+	CHECK_EQ(fx_propose(&c, l, "p"), 0);
+	fx_run(&c, 5 * MS, 1 * MS);
+	hp_ready rd;
+	hp_ready_take(c.nodes[f - 1].node, &rd);
+	CHECK(rd.entry_count >= 1);
+	int early = 0, after = 0;
+	for (size_t i = 0; i < rd.msg_count; i++)
+		early += rd.msgs[i].type == HP_MSG_APPEND_RESP && !rd.msgs[i].reject;
+	for (size_t i = 0; i < rd.msg_after_persist_count; i++)
+		after += rd.msgs_after_persist[i].type == HP_MSG_APPEND_RESP;
+	CHECK_EQ(early, 0);
+	CHECK(after >= 1);
+	hp_advance(c.nodes[f - 1].node, rd.seq);
+	c.nodes[f - 1].hold_persist = false;
+	fx_destroy(&c);
+}
+
+/* A candidate's LeaseReq leaves only after its term and vote are durable. */
+TEST(lease_request_only_after_persist)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 8);
+	fx_run(&c, 3000 * MS, 10 * MS);
+	hp_id l = fx_leader(&c);
+	CHECK(l != 0);
+	/* Whoever campaigned sent LeaseReqs; the fixture counted them only via
+	 * msgs_after_persist: verify no LeaseReq ever sits in rd.msgs. */
+	hp_id f = l == 1 ? 2 : 1;
+	fx_isolate(&c, l, true);
+	c.nodes[f - 1].hold_persist = true;
+	bool saw_req_after = false;
+	for (int i = 0; i < 400 && !saw_req_after; i++) {
+		c.now += 10 * MS;
+		hp_tick(c.nodes[f - 1].node, c.now);
+		hp_ready rd;
+		hp_ready_take(c.nodes[f - 1].node, &rd);
+		for (size_t k = 0; k < rd.msg_count; k++)
+			CHECK(rd.msgs[k].type != HP_MSG_LEASE_REQ);
+		for (size_t k = 0; k < rd.msg_after_persist_count; k++)
+			saw_req_after |= rd.msgs_after_persist[k].type == HP_MSG_LEASE_REQ;
+		for (size_t k = 0; k < rd.msg_count; k++) {
+			/* let the third node answer pre-requests */
+			if (rd.msgs[k].to != l) {
+				hp_step(c.nodes[rd.msgs[k].to - 1].node, c.now, &rd.msgs[k]);
+			}
+		}
+		hp_advance(c.nodes[f - 1].node, rd.seq);
+		fx_drain(&c, (uint32_t)(6 - l - f - 1));
+		for (uint32_t q = 0; q < c.queue_count; q++) {
+			if (c.queue[q].m.to == f)
+				hp_step(c.nodes[f - 1].node, c.now, &c.queue[q].m);
+			fx_free_msg(&c.queue[q]);
+		}
+		c.queue_count = 0;
+	}
+	CHECK(saw_req_after);
+	c.nodes[f - 1].hold_persist = false;
+	fx_destroy(&c);
+}
+
+TEST(lease_read_waits_for_noop_then_serves_immediately)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 9);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	fx_node *ln = &c.nodes[l - 1];
+	CHECK_EQ(hp_read(ln->node, c.now, 42), 0);
+	fx_drain(&c, (uint32_t)(l - 1));
+	CHECK_EQ(ln->read_count, 1);
+	CHECK_EQ(ln->reads_ready[0], 42);
+	CHECK_EQ(ln->read_index[0], fx_status(&c, l).commit);
+	/* Followers refuse reads. */
+	hp_id f = l == 1 ? 2 : 1;
+	CHECK_EQ(hp_read(c.nodes[f - 1].node, c.now, 1), HP_ERR_NOT_LEADER);
+	fx_destroy(&c);
+}
+
+TEST(read_index_without_lease_needs_a_quorum)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 10);
+	c.cfg.lease_reads = false;
+	for (uint32_t i = 0; i < 3; i++)
+		fx_crash(&c, i + 1);
+	hp_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	conf.voter_count = 3;
+	conf.voters[0] = 1;
+	conf.voters[1] = 2;
+	conf.voters[2] = 3;
+	for (uint32_t i = 0; i < 3; i++)
+		fx_node_start(&c, i, &conf);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	fx_isolate(&c, l, true);
+	fx_node *ln = &c.nodes[l - 1];
+	CHECK_EQ(hp_read(ln->node, c.now, 5), 0);
+	fx_deliver_all(&c);
+	CHECK_EQ(ln->read_count, 0); /* nobody confirmed */
+	fx_isolate(&c, l, false);
+	fx_run(&c, 150 * MS, 1 * MS); /* the next heartbeat confirms */
+	CHECK_EQ(ln->read_count, 1);
+	CHECK_EQ(ln->reads_ready[0], 5);
+	fx_destroy(&c);
+}
+
+TEST(leader_overwrites_divergent_follower_suffix)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 11);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	hp_id f = l == 1 ? 2 : 1;
+	/* Cut the leader off entirely, give it entries that never commit. */
+	fx_isolate(&c, l, true);
+	for (int i = 0; i < 5; i++)
+		fx_propose(&c, l, "lost");
+	fx_run(&c, 3000 * MS, 10 * MS);
+	hp_id nl = fx_leader(&c);
+	CHECK(nl != 0 && nl != l);
+	CHECK_EQ(fx_propose(&c, nl, "kept"), 0);
+	fx_run(&c, 50 * MS, 5 * MS);
+	fx_isolate(&c, l, false);
+	fx_run(&c, 1000 * MS, 10 * MS);
+	/* The old leader's log now matches the new leader's. */
+	hp_status a = fx_status(&c, l), b = fx_status(&c, nl);
+	CHECK_EQ(a.last_index, b.last_index);
+	CHECK_EQ(a.last_term, b.last_term);
+	CHECK_EQ(a.commit, b.commit);
+	for (uint64_t i = a.first_index; i <= a.last_index; i++)
+		CHECK_EQ(hp_log_term(c.nodes[l - 1].node, i), hp_log_term(c.nodes[nl - 1].node, i));
+	(void)f;
+	fx_destroy(&c);
+}
+
+TEST(restarted_follower_keeps_its_promise)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 12);
+	hp_id l = elect(&c);
+	hp_id f = l == 1 ? 2 : 1;
+	fx_crash(&c, f);
+	fx_node_start(&c, (uint32_t)(f - 1), NULL);
+	CHECK(c.nodes[f - 1].up);
+	hp_status st = fx_status(&c, f);
+	CHECK_EQ(st.lease_holder, l);
+	CHECK(st.promise_until_us >= c.now + c.cfg.lease_us);
+	fx_run(&c, 500 * MS, 10 * MS);
+	CHECK_EQ(fx_leader(&c), l);
+	CHECK_EQ(fx_status(&c, f).leader, l);
+	fx_destroy(&c);
+}
+
+TEST(transfer_hands_leadership_to_target_quickly)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 13);
+	hp_id l = elect(&c);
+	hp_id t = l == 3 ? 1 : 3;
+	uint64_t term = fx_status(&c, l).term;
+	CHECK_EQ(hp_transfer(c.nodes[l - 1].node, c.now, t), 0);
+	fx_run(&c, 50 * MS, 1 * MS); /* well under a lease */
+	CHECK_EQ(fx_leader(&c), t);
+	CHECK_EQ(fx_status(&c, t).term, term + 1);
+	CHECK(fx_status(&c, l).role != HP_LEADER);
+	fx_destroy(&c);
+}
+
+static int propose_conf_retry(fx_cluster *c, hp_id leader, hp_conf_op op, hp_id id)
+{
+	uint64_t index, term;
+	int rc = 0;
+	for (int i = 0; i < 200; i++) {
+		rc = hp_propose_conf(c->nodes[leader - 1].node, c->now, op, id, &index, &term);
+		if (rc != HP_ERR_CONF_PENDING && rc != HP_ERR_NOT_CAUGHT_UP)
+			break;
+		fx_run(c, 10 * MS, 5 * MS);
+	}
+	fx_run(c, 100 * MS, 5 * MS);
+	return rc;
+}
+
+TEST(membership_learner_promotion_and_removal)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 14);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	for (int i = 0; i < 20; i++)
+		fx_propose(&c, l, "m");
+	/* Node 4 starts empty with no configuration: it waits to be told. */
+	c.count = 4;
+	hp_conf none;
+	memset(&none, 0, sizeof(none));
+	fx_node_start(&c, 3, &none);
+	CHECK_EQ(propose_conf_retry(&c, l, HP_CONF_PROMOTE, 4), HP_ERR_INVALID);
+	CHECK_EQ(propose_conf_retry(&c, l, HP_CONF_ADD_LEARNER, 4), 0);
+	hp_status s4 = fx_status(&c, 4);
+	CHECK(hp_conf_is_learner(&s4.conf, 4));
+	CHECK_EQ(s4.commit, fx_status(&c, l).commit);
+	CHECK_EQ(propose_conf_retry(&c, l, HP_CONF_PROMOTE, 4), 0);
+	hp_status s1 = fx_status(&c, 1);
+	CHECK(hp_conf_is_voter(&s1.conf, 4));
+	CHECK_EQ(s1.conf.voter_count, 4);
+	hp_id victim = l == 1 ? 2 : 1;
+	CHECK_EQ(propose_conf_retry(&c, l, HP_CONF_REMOVE, victim), 0);
+	CHECK_EQ(fx_status(&c, l).conf.voter_count, 3);
+	hp_status sl = fx_status(&c, l);
+	CHECK(!hp_conf_is_voter(&sl.conf, victim));
+	/* A second change waits for the first to commit. */
+	uint64_t idx, term;
+	CHECK_EQ(hp_propose_conf(c.nodes[l - 1].node, c.now, HP_CONF_ADD_LEARNER, 9, &idx, &term), 0);
+	CHECK_EQ(hp_propose_conf(c.nodes[l - 1].node, c.now, HP_CONF_ADD_LEARNER, 10, &idx, &term),
+	         HP_ERR_CONF_PENDING);
+	fx_destroy(&c);
+}
+
+TEST(removing_the_leader_hands_over)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 15);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	CHECK_EQ(propose_conf_retry(&c, l, HP_CONF_REMOVE, l), 0);
+	fx_run(&c, 500 * MS, 5 * MS);
+	hp_id nl = fx_leader(&c);
+	CHECK(nl != 0 && nl != l);
+	CHECK_EQ(fx_status(&c, nl).conf.voter_count, 2);
+	/* The removed node never campaigns again. */
+	fx_run(&c, 3000 * MS, 10 * MS);
+	CHECK_EQ(fx_leader(&c), nl);
+	CHECK(fx_status(&c, l).role == HP_FOLLOWER);
+	fx_destroy(&c);
+}
+
+TEST(lagging_follower_catches_up_through_snapshot)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 16);
+	hp_id l = elect(&c);
+	hp_id f = l == 1 ? 2 : 1;
+	fx_crash(&c, f);
+	for (int i = 0; i < 30; i++)
+		fx_propose(&c, l, "s");
+	fx_run(&c, 50 * MS, 5 * MS);
+	hp_status ls = fx_status(&c, l);
+	CHECK_EQ(ls.applied, ls.commit);
+	/* The leader snapshots at its applied index and compacts. */
+	c.nodes[l - 1].snap.index = ls.applied;
+	c.nodes[l - 1].snap.term = hp_log_term(c.nodes[l - 1].node, ls.applied);
+	CHECK_EQ(hp_compact(c.nodes[l - 1].node, ls.applied), 0);
+	CHECK_EQ(fx_status(&c, l).snapshot_index, ls.applied);
+	fx_node_start(&c, (uint32_t)(f - 1), NULL);
+	fx_run(&c, 500 * MS, 5 * MS);
+	CHECK(c.sent_by_type[HP_MSG_SNAP_CHUNK] >= 4); /* 100 bytes in 32-byte chunks */
+	CHECK(c.nodes[f - 1].snap_chunks_received >= 4);
+	hp_status fs = fx_status(&c, f);
+	CHECK_EQ(fs.snapshot_index, ls.applied);
+	CHECK_EQ(fs.commit, fx_status(&c, l).commit);
+	CHECK_EQ(fs.last_index, fx_status(&c, l).last_index);
+	fx_destroy(&c);
+}
+
+TEST(malformed_messages_are_rejected)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 17);
+	hp_node *n = c.nodes[0].node;
+	hp_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = HP_MSG_APPEND;
+	m.group = 7;
+	m.from = 2;
+	m.to = 1;
+	m.term = 1;
+	CHECK_EQ(hp_step(n, c.now, &m), 0);
+	m.group = 8;
+	CHECK_EQ(hp_step(n, c.now, &m), HP_ERR_INVALID); /* other group */
+	m.group = 7;
+	m.to = 3;
+	CHECK_EQ(hp_step(n, c.now, &m), HP_ERR_INVALID); /* not for us */
+	m.to = 1;
+	m.type = 99;
+	CHECK_EQ(hp_step(n, c.now, &m), HP_ERR_INVALID);
+	m.type = HP_MSG_APPEND;
+	m.entry_count = 3;
+	m.entries = NULL;
+	CHECK_EQ(hp_step(n, c.now, &m), HP_ERR_INVALID); /* count without entries */
+	hp_entry e[2] = {{.index = 5, .term = 1}, {.index = 7, .term = 1}};
+	m.entries = e;
+	m.entry_count = 2;
+	m.log_index = 4;
+	CHECK_EQ(hp_step(n, c.now, &m), HP_ERR_INVALID); /* gap in indexes */
+	e[1].index = 6;
+	e[1].term = 2;
+	CHECK_EQ(hp_step(n, c.now, &m), HP_ERR_INVALID); /* entry term above message term */
+	fx_destroy(&c);
+}
+
+TEST(proposals_are_bounded)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 18);
+	c.cfg.max_uncommitted_entries = 10;
+	hp_id l = elect(&c);
+	hp_id f = l == 1 ? 2 : 1;
+	(void)f;
+	fx_isolate(&c, l, true);
+	int busy = 0;
+	for (int i = 0; i < 20000; i++)
+		busy += fx_propose(&c, l, "b") == HP_ERR_BUSY;
+	CHECK(busy > 0);
+	uint8_t big[16];
+	uint64_t idx, term;
+	c.nodes[l - 1].node = c.nodes[l - 1].node;
+	CHECK_EQ(hp_propose(c.nodes[f - 1].node, c.now, big, 16, &idx, &term), HP_ERR_NOT_LEADER);
+	fx_destroy(&c);
+}
+
+TEST(conf_change_encoding_round_trips)
+{
+	uint8_t buf[HP_CONF_CHANGE_BYTES];
+	hp_conf_change_encode(buf, HP_CONF_PROMOTE, 0x1122334455667788ULL);
+	hp_conf_op op;
+	hp_id id;
+	CHECK_EQ(hp_conf_change_decode(buf, sizeof(buf), &op, &id), 0);
+	CHECK_EQ(op, HP_CONF_PROMOTE);
+	CHECK_EQ(id, 0x1122334455667788ULL);
+	CHECK_EQ(hp_conf_change_decode(buf, 8, &op, &id), HP_ERR_INVALID);
+	buf[0] = 9;
+	CHECK_EQ(hp_conf_change_decode(buf, sizeof(buf), &op, &id), HP_ERR_INVALID);
+	hp_conf c;
+	memset(&c, 0, sizeof(c));
+	c.voter_count = 1;
+	c.voters[0] = 1;
+	CHECK_EQ(hp_conf_apply(&c, HP_CONF_REMOVE, 1), HP_ERR_INVALID); /* last voter */
+	CHECK_EQ(hp_conf_apply(&c, HP_CONF_PROMOTE, 2), HP_ERR_INVALID); /* not a learner */
+	CHECK_EQ(hp_conf_apply(&c, HP_CONF_ADD_LEARNER, 2), 0);
+	CHECK_EQ(hp_conf_apply(&c, HP_CONF_ADD_LEARNER, 2), HP_ERR_INVALID);
+	CHECK_EQ(hp_conf_apply(&c, HP_CONF_PROMOTE, 2), 0);
+	CHECK(hp_conf_is_voter(&c, 2));
+	CHECK(!hp_conf_is_learner(&c, 2));
+}
+
+TEST_MAIN()
