@@ -736,6 +736,11 @@ static void send_snapshot_chunk(hp_node *n, peer *p)
 		to_probe(p);
 		return;
 	}
+	if (p->snap_index != n->log.snap_index) {
+		/* Compacted again since: send the current snapshot from the start. */
+		p->snap_index = n->log.snap_index;
+		p->snap_offset = 0;
+	}
 	uint8_t *buf = malloc(cap);
 	if (!buf)
 		return;
@@ -1061,8 +1066,11 @@ static void on_lease_req(hp_node *n, const hp_msg *req)
 	hp_msg m;
 	msg_init(n, &m, HP_MSG_LEASE_RESP, req->from);
 	m.send_us = req->send_us;
-	if ((n->vote == 0 || n->vote == req->from) && n->role == HP_FOLLOWER &&
+	if ((n->vote == 0 || n->vote == req->from) &&
+	    (n->role == HP_FOLLOWER || n->role == HP_PRE_CANDIDATE) &&
 	    log_up_to_date(n, req->log_index, req->log_term)) {
+		if (n->role == HP_PRE_CANDIDATE)
+			become_follower(n, n->term, 0); /* gives up its own round */
 		n->vote = req->from;
 		n->hs_dirty = true;
 		promise(n, req->from);
@@ -1249,19 +1257,14 @@ static void on_snap_chunk(hp_node *n, const hp_msg *msg)
 		/* Install: the state machine and log are replaced when this ready
 		 * is persisted; the core moves now. */
 		uint64_t idx = msg->snap.index;
-		if (hp_log_term_at(&n->log, idx) == msg->snap.term &&
-		    idx < hp_log_last_index(&n->log)) {
-			hp_log_compact(&n->log, idx, msg->snap.term); /* keep the suffix */
-		} else {
-			if (hp_log_last_index(&n->log) > n->log.snap_index)
-				hp_log_truncate(&n->log, n->log.snap_index + 1);
-			hp_log_compact(&n->log, idx, msg->snap.term);
-		}
+		/* The caller replaces its whole log with the snapshot, so the core
+		 * keeps no suffix either; the leader resends what follows. */
+		if (hp_log_last_index(&n->log) > n->log.snap_index)
+			hp_log_truncate(&n->log, n->log.snap_index + 1);
+		hp_log_compact(&n->log, idx, msg->snap.term);
 		n->log_epoch++;
 		n->conf_count = 0;
 		(void)conf_push(n, idx, &msg->snap.conf);
-		for (uint64_t i = idx + 1; i <= hp_log_last_index(&n->log); i++)
-			conf_on_append(n, hp_log_at(&n->log, i));
 		peers_sync(n);
 		n->commit = idx;
 		n->hs_dirty = true;
@@ -1296,8 +1299,8 @@ static void on_snap_resp(hp_node *n, const hp_msg *r)
 	if (p->state != PEER_SNAPSHOT || r->snap.index != p->snap_index)
 		return;
 	if (r->reject) {
-		if (r->log_index > p->match && r->log_index <= hp_log_last_index(&n->log))
-			p->match = r->log_index;
+		/* It already has what the snapshot covers; its commit index is not
+		 * a durable match, so find the match by probing. */
 		to_probe(p);
 	} else if (r->snap_last) {
 		if (p->snap_index > p->match)
