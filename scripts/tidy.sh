@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# scripts/tidy.sh — the rules a grep can check: layering of #includes per
+# folder (DESIGN.md, "Layers"), and a warning-free clang build of every file.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+passed=0
+failed=0
+check() { # check NAME CONDITION-OUTPUT
+	if [ -z "$2" ]; then
+		echo "ok   $1"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $1"
+		echo "$2" | sed 's/^/     /'
+		failed=$((failed + 1))
+	fi
+}
+
+std_headers='assert|ctype|errno|float|inttypes|limits|math|setjmp|stdarg|stdbool|stddef|stdint|stdio|stdlib|string|time'
+
+# harpoon: pure; only the C standard library, util/check.h and itself.
+bad=$(grep -nE '^#include' src/harpoon/*.[ch] | grep -vE "<($std_headers)\.h>|\"harpoon/|\"util/check\.h\"")
+check "harpoon includes only the C library, util/check.h and harpoon/" "$bad"
+bad=$(grep -nE '(^|[^._>a-z])(time|clock_gettime|gettimeofday|rand|srand|fopen|printf|pthread_[a-z_]+)\(' src/harpoon/*.c)
+check "harpoon reads no clock, makes no IO, no threads, no libc randomness" "$bad"
+# util: depends on nothing above it.
+bad=$(grep -nE '^#include "' src/util/*.[ch] | grep -v '"util/')
+check "util includes only util/" "$bad"
+# sim: may use harpoon and util, nothing else of ours.
+bad=$(grep -nE '^#include "' src/sim/*.[ch] | grep -vE '"(util|harpoon|sim)/')
+check "sim includes only util/, harpoon/ and sim/" "$bad"
+
+flags="-std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes -Wmissing-prototypes -Werror -Isrc -Iinclude -Itests/unit"
+out=$(for f in src/*/*.c tests/unit/*.c; do clang $flags -fsyntax-only "$f" 2>&1; done)
+check "clang 14 builds every file warning-free with -Werror" "$out"
+
+echo "tidy: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
