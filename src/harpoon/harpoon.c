@@ -389,14 +389,8 @@ static void conf_on_append(hp_node *n, const hp_entry *e)
 {
 	if (e->type != HP_ENTRY_CONF)
 		return;
-	hp_conf_op op;
-	hp_id id;
-	if (hp_conf_change_decode(e->data, e->size_bytes, &op, &id) != 0) {
-		n->corrupt = true;
-		return;
-	}
 	hp_conf c = *conf_current(n);
-	if (hp_conf_apply(&c, op, id) != 0) {
+	if (hp_conf_entry_apply(&c, e->data, e->size_bytes) != 0) {
 		/* The leader validated it against the same history. */
 		n->corrupt = true;
 		return;
@@ -1269,8 +1263,8 @@ static void on_snap_chunk(hp_node *n, const hp_msg *msg)
 		n->commit = idx;
 		n->hs_dirty = true;
 		n->applied = idx;
-		if (n->stable < idx)
-			n->stable = idx;
+		stable_clamp(n, idx);
+		n->stable = idx;
 		if (n->unstable_from <= idx)
 			n->unstable_from = idx + 1;
 		n->pending_truncate = 0; /* the install replaces the whole log */
@@ -1833,6 +1827,16 @@ hp_node *hp_create(const hp_config *cfg, const hp_conf *initial, const hp_restor
 		goto fail;
 	}
 	const hp_hard_state *hs = &restore->hard_state;
+	bool bootstrap = snap->index == 0 && restore->entry_count == 0 && hs->term == 0 &&
+	                 base.voter_count > 0;
+	if (bootstrap) {
+		/* A new cluster: index 1 records the initial membership.  Every
+		 * initial member writes the same entry, so logs still match. */
+		uint8_t buf[HP_CONF_MAX_BYTES];
+		size_t size = hp_conf_encode(&base, buf, sizeof(buf));
+		if (size == 0 || hp_log_append(&n->log, 1, HP_ENTRY_CONF, buf, (uint32_t)size) != 0)
+			goto fail;
+	}
 	n->term = hs->term;
 	if (hp_log_last_term(&n->log) > n->term)
 		n->term = hp_log_last_term(&n->log);
@@ -1848,6 +1852,12 @@ hp_node *hp_create(const hp_config *cfg, const hp_conf *initial, const hp_restor
 	n->applied = snap->index;
 	n->stable = last;
 	n->unstable_from = last + 1;
+	if (bootstrap) {
+		n->commit = 1; /* on every initial member by construction */
+		n->hs_dirty = true;
+		n->stable = 0;
+		n->unstable_from = 1;
+	}
 	n->backoff_until = now;
 	n->election_delay = draw(n, cfg->election_jitter_us);
 	peers_sync(n);

@@ -322,8 +322,21 @@ uint64_t hp_log_term(const hp_node *node, uint64_t index);
 /* Entry at index, or NULL; borrowed until the next call into node. */
 const hp_entry *hp_log_entry(const hp_node *node, uint64_t index);
 
-/* Encoding of HP_ENTRY_CONF data (9 bytes: op, id little-endian). */
-enum { HP_CONF_CHANGE_BYTES = 9 };
+/* HP_ENTRY_CONF data is either one change (9 bytes: op, id little-endian)
+ * or a whole membership (HP_CONF_FULL_TAG, voter count, learner count, ids
+ * little-endian).  A new cluster's log starts with the whole membership at
+ * index 1, so a node replaying the log from the start (a joining learner)
+ * learns it. */
+enum {
+	HP_CONF_CHANGE_BYTES = 9,
+	HP_CONF_FULL_TAG = 0xC0,
+	HP_CONF_MAX_BYTES = 3 + 8 * (HP_MAX_VOTERS + HP_MAX_MEMBERS),
+};
+/* Returns the encoded size (<= cap), or 0 if cap is too small. */
+size_t hp_conf_encode(const hp_conf *conf, uint8_t *buf, size_t cap);
+/* Decodes either form of CONF entry data onto *conf (a change is applied
+ * to the membership already in *conf).  Returns 0 or HP_ERR_INVALID. */
+int hp_conf_entry_apply(hp_conf *conf, const uint8_t *data, uint32_t size_bytes);
 void hp_conf_change_encode(uint8_t out[HP_CONF_CHANGE_BYTES], hp_conf_op op, hp_id id);
 int hp_conf_change_decode(const uint8_t *data, uint32_t size_bytes,
                           hp_conf_op *op, hp_id *id);

@@ -86,3 +86,75 @@ int hp_conf_change_decode(const uint8_t *data, uint32_t size_bytes, hp_conf_op *
 	*id = v;
 	return v ? 0 : HP_ERR_INVALID;
 }
+
+static void put_id(uint8_t *out, hp_id id)
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(id >> (8 * i));
+}
+
+static hp_id get_id(const uint8_t *in)
+{
+	hp_id v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (hp_id)in[i] << (8 * i);
+	return v;
+}
+
+size_t hp_conf_encode(const hp_conf *conf, uint8_t *buf, size_t cap)
+{
+	size_t size = 3 + 8 * ((size_t)conf->voter_count + conf->learner_count);
+	if (size > cap || conf->voter_count > HP_MAX_VOTERS ||
+	    conf->learner_count > HP_MAX_MEMBERS)
+		return 0;
+	buf[0] = HP_CONF_FULL_TAG;
+	buf[1] = (uint8_t)conf->voter_count;
+	buf[2] = (uint8_t)conf->learner_count;
+	uint8_t *p = buf + 3;
+	for (uint32_t i = 0; i < conf->voter_count; i++, p += 8)
+		put_id(p, conf->voters[i]);
+	for (uint32_t i = 0; i < conf->learner_count; i++, p += 8)
+		put_id(p, conf->learners[i]);
+	return size;
+}
+
+static int conf_decode_full(hp_conf *out, const uint8_t *data, uint32_t size_bytes)
+{
+	if (size_bytes < 3 || data[0] != HP_CONF_FULL_TAG)
+		return HP_ERR_INVALID;
+	uint32_t voters = data[1], learners = data[2];
+	if (voters == 0 || voters > HP_MAX_VOTERS || learners > HP_MAX_MEMBERS ||
+	    voters + learners > HP_MAX_MEMBERS || size_bytes != 3 + 8 * (voters + learners))
+		return HP_ERR_INVALID;
+	hp_conf c;
+	memset(&c, 0, sizeof(c));
+	const uint8_t *p = data + 3;
+	for (uint32_t i = 0; i < voters + learners; i++, p += 8) {
+		hp_id id = get_id(p);
+		if (id == 0 || hp_conf_is_voter(&c, id) || hp_conf_is_learner(&c, id))
+			return HP_ERR_INVALID;
+		if (i < voters)
+			c.voters[c.voter_count++] = id;
+		else
+			c.learners[c.learner_count++] = id;
+	}
+	*out = c;
+	return 0;
+}
+
+int hp_conf_entry_apply(hp_conf *conf, const uint8_t *data, uint32_t size_bytes)
+{
+	if (data == NULL || size_bytes == 0)
+		return HP_ERR_INVALID;
+	if (data[0] == HP_CONF_FULL_TAG)
+		return conf_decode_full(conf, data, size_bytes);
+	hp_conf_op op;
+	hp_id id;
+	if (hp_conf_change_decode(data, size_bytes, &op, &id) != 0)
+		return HP_ERR_INVALID;
+	hp_conf c = *conf;
+	if (hp_conf_apply(&c, op, id) != 0)
+		return HP_ERR_INVALID;
+	*conf = c;
+	return 0;
+}

@@ -418,6 +418,12 @@ TEST(membership_learner_promotion_and_removal)
 	CHECK_EQ(fx_status(&c, l).conf.voter_count, 3);
 	hp_status sl = fx_status(&c, l);
 	CHECK(!hp_conf_is_voter(&sl.conf, victim));
+	/* The joiner replayed the log from index 1 and agrees on membership. */
+	s4 = fx_status(&c, 4);
+	CHECK(!s4.corrupt);
+	CHECK_EQ(s4.conf.voter_count, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		CHECK(hp_conf_is_voter(&s4.conf, sl.conf.voters[i]));
 	/* A second change waits for the first to commit. */
 	uint64_t idx, term;
 	CHECK_EQ(hp_propose_conf(c.nodes[l - 1].node, c.now, HP_CONF_ADD_LEARNER, 9, &idx, &term), 0);
@@ -551,6 +557,36 @@ TEST(conf_change_encoding_round_trips)
 	CHECK_EQ(hp_conf_apply(&c, HP_CONF_PROMOTE, 2), 0);
 	CHECK(hp_conf_is_voter(&c, 2));
 	CHECK(!hp_conf_is_learner(&c, 2));
+	/* The whole-membership form round-trips and rejects damage. */
+	uint8_t full[HP_CONF_MAX_BYTES];
+	size_t size = hp_conf_encode(&c, full, sizeof(full));
+	CHECK_EQ(size, 3 + 8 * 2);
+	hp_conf d;
+	memset(&d, 0, sizeof(d));
+	CHECK_EQ(hp_conf_entry_apply(&d, full, (uint32_t)size), 0);
+	CHECK_EQ(d.voter_count, 2);
+	CHECK(hp_conf_is_voter(&d, 1) && hp_conf_is_voter(&d, 2));
+	CHECK_EQ(hp_conf_entry_apply(&d, full, (uint32_t)size - 1), HP_ERR_INVALID);
+	full[3] = 0; /* id 1 -> 0 */
+	full[4] = 0;
+	CHECK_EQ(hp_conf_entry_apply(&d, full, (uint32_t)size), HP_ERR_INVALID);
+}
+
+TEST(new_cluster_log_starts_with_its_membership)
+{
+	fx_cluster c;
+	fx_init(&c, 3, 19);
+	hp_status st = fx_status(&c, 1);
+	CHECK_EQ(st.last_index, 1);
+	CHECK_EQ(st.commit, 1);
+	const hp_entry *e = hp_log_entry(c.nodes[0].node, 1);
+	CHECK(e != NULL);
+	CHECK_EQ(e->type, HP_ENTRY_CONF);
+	hp_conf d;
+	memset(&d, 0, sizeof(d));
+	CHECK_EQ(hp_conf_entry_apply(&d, e->data, e->size_bytes), 0);
+	CHECK_EQ(d.voter_count, 3);
+	fx_destroy(&c);
 }
 
 TEST_MAIN()
