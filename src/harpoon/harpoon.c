@@ -1265,9 +1265,10 @@ static void on_snap_chunk(hp_node *n, const hp_msg *msg)
 		n->applied = idx;
 		stable_clamp(n, idx);
 		n->stable = idx;
-		if (n->unstable_from <= idx)
-			n->unstable_from = idx + 1;
-		n->pending_truncate = 0; /* the install replaces the whole log */
+		/* The install replaces the whole durable log: everything after idx
+		 * is new to the caller. */
+		n->unstable_from = idx + 1;
+		n->pending_truncate = 0;
 		n->rx_snap_index = 0;
 		n->rx_offset = 0;
 	}
