@@ -15,8 +15,10 @@ DEBUG_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 
 UTIL_SRC    := $(wildcard src/util/*.c)
 HARPOON_SRC := $(wildcard src/harpoon/*.c)
+STORAGE_SRC := $(wildcard src/storage/*.c)
 SIM_SRC     := $(filter-out src/sim/sim_main.c,$(wildcard src/sim/*.c))
-LIB_SRC     := $(UTIL_SRC) $(HARPOON_SRC) $(SIM_SRC)
+LIB_SRC     := $(UTIL_SRC) $(HARPOON_SRC) $(STORAGE_SRC) $(SIM_SRC)
+LIBS        := -lrocksdb -lisal -lpthread -lm
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 
 MUTANTS := grant_shorter_log commit_old_term ack_before_persist no_drift_margin skip_noop
@@ -40,19 +42,19 @@ build/mutant-$(1)/%.o: %.c | deps
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(WARN) $$(INCS) $$(RELEASE_FLAGS) -DHP_MUTANT_$(shell echo $(1) | tr a-z A-Z) -MMD -MP -c $$< -o $$@
 build/mutant-$(1)/rasputin-sim: $$(patsubst %.c,build/mutant-$(1)/%.o,$$(LIB_SRC) src/sim/sim_main.c)
-	$$(CC) $$(RELEASE_FLAGS) $$^ -o $$@ -lm
+	$$(CC) $$(RELEASE_FLAGS) $$^ -o $$@ $$(LIBS)
 endef
 $(foreach m,$(MUTANTS),$(eval $(call mutant_rules,$(m))))
 
 build/release/rasputin-sim: $(patsubst %.c,build/release/%.o,$(LIB_SRC) src/sim/sim_main.c)
-	$(CC) $(RELEASE_FLAGS) $^ -o $@ -lm
+	$(CC) $(RELEASE_FLAGS) $^ -o $@ $(LIBS)
 build/debug/rasputin-sim: $(patsubst %.c,build/debug/%.o,$(LIB_SRC) src/sim/sim_main.c)
-	$(CC) $(DEBUG_FLAGS) $^ -o $@ -lm
+	$(CC) $(DEBUG_FLAGS) $^ -o $@ $(LIBS)
 
 UNIT_BINS := $(patsubst tests/unit/%.c,build/debug/tests/%,$(UNIT_SRC))
 build/debug/tests/%: build/debug/tests/unit/%.o $(patsubst %.c,build/debug/%.o,$(LIB_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(DEBUG_FLAGS) $^ -o $@ -lm
+	$(CC) $(DEBUG_FLAGS) $^ -o $@ $(LIBS)
 build/debug/tests/unit/%.o: tests/unit/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(INCS) -Itests/unit $(DEBUG_FLAGS) -MMD -MP -c $< -o $@
