@@ -999,6 +999,8 @@ static void on_pre_lease_req(hp_node *n, const hp_msg *req)
 	msg_init(n, &m, HP_MSG_PRE_LEASE_RESP, req->from);
 	m.commit = n->commit;
 	m.log_index = hp_log_last_index(&n->log);
+	m.last_index = hp_log_last_index(&n->log);
+	m.last_term = hp_log_last_term(&n->log);
 	bool grant = is_voter(n, n->cfg.id) && is_voter(n, req->from) &&
 	             req->term > n->term && n->role != HP_LEADER &&
 	             !promise_blocks(n, req->from) && /* [NO-CHURN] */
@@ -1015,6 +1017,8 @@ static void pull_from(hp_node *n, hp_id from)
 	hp_msg m;
 	msg_init(n, &m, HP_MSG_PULL_REQ, from);
 	m.commit = n->commit;
+	m.snap.index = n->rx_snap_index;
+	m.snap_offset = n->rx_offset;
 	send(n, &m);
 	n->pull_sent_us = n->now ? n->now : 1;
 }
@@ -1027,9 +1031,13 @@ static void on_pre_lease_resp(hp_node *n, const hp_msg *r)
 			become_follower(n, r->term, 0);
 			return;
 		}
-		/* [LIVENESS] A peer with more committed entries lets us catch up
-		 * without a leader (the constrained-election topology). */
-		if (r->commit > n->commit)
+		/* [LIVENESS] A peer with more committed entries, or a more up-to-
+		 * date log, lets us catch up without a leader (the constrained-
+		 * election topology). */
+		bool ahead = r->last_term > hp_log_last_term(&n->log) ||
+		             (r->last_term == hp_log_last_term(&n->log) &&
+		              r->last_index > hp_log_last_index(&n->log));
+		if (r->commit > n->commit || ahead)
 			pull_from(n, r->from);
 		return;
 	}
@@ -1188,52 +1196,51 @@ static void on_append_resp(hp_node *n, const hp_msg *r)
 		if (p->next <= p->match)
 			p->next = p->match + 1;
 		infl_free_to(p, p->match);
-		if (p->state == PEER_PROBE) {
+		if (p->state == PEER_PROBE ||
+		    (p->state == PEER_SNAPSHOT && p->match >= n->log.snap_index)) {
+			/* A late answer can show a snapshot is not needed after all. */
 			p->state = PEER_REPLICATE;
 			p->next = p->match + 1;
 			p->infl_count = 0;
 			p->infl_head = 0;
 		}
-		n->bcast_pending = true;
+		if (p->next <= hp_log_last_index(&n->log))
+			n->bcast_pending = true; /* more to send; otherwise nothing to do */
 		maybe_commit(n);
 		transfer_try(n);
 	}
 	reads_release(n);
 }
 
-static void on_snap_chunk(hp_node *n, const hp_msg *msg)
+/* Whether this node's log already covers a snapshot: it holds the entry at
+ * the snapshot's index with the same term (so, by log matching, everything
+ * before it too), or knows that index committed.  Installing it would then
+ * throw away entries it may have acknowledged [DURABLE]. */
+static bool snap_covered(const hp_node *n, const hp_snapshot_meta *meta)
 {
-	if (msg->term < n->term) {
-		reply_term(n, msg, HP_MSG_SNAP_RESP);
-		return;
-	}
-	follow(n, msg);
-	hp_msg m;
-	msg_init(n, &m, HP_MSG_SNAP_RESP, msg->from);
-	m.send_us = msg->send_us;
-	m.snap.index = msg->snap.index;
-	if (msg->snap.index <= n->commit) {
-		/* We already hold everything it covers. */
-		m.reject = true;
-		m.log_index = n->commit;
-		send_after_persist(n, &m);
-		return;
-	}
+	if (meta->index <= n->commit || meta->index <= n->log.snap_index)
+		return true;
+	return meta->index <= hp_log_last_index(&n->log) &&
+	       hp_log_term_at(&n->log, meta->index) == meta->term;
+}
+
+/* Takes one chunk of a snapshot, from the leader or (pull) from any peer.
+ * Returns false if the chunk was not taken: out of order, or a chunk of an
+ * earlier ready is still waiting to be persisted. */
+static bool snap_accept(hp_node *n, const hp_msg *msg)
+{
 	if (msg->snap_offset == 0) {
 		n->rx_snap_index = msg->snap.index;
 		n->rx_offset = 0;
 	}
 	if (n->chunk_pending || msg->snap.index != n->rx_snap_index ||
-	    msg->snap_offset != n->rx_offset) {
-		m.snap_offset = n->rx_snap_index == msg->snap.index ? n->rx_offset : 0;
-		send(n, &m); /* "send me this offset" claims nothing new */
-		return;
-	}
+	    msg->snap_offset != n->rx_offset)
+		return false;
 	uint8_t *buf = NULL;
 	if (msg->snap_size_bytes) {
 		buf = malloc(msg->snap_size_bytes);
 		if (!buf)
-			return;
+			return false;
 		memcpy(buf, msg->snap_data, msg->snap_size_bytes);
 	}
 	free(n->chunk_buf);
@@ -1245,34 +1252,82 @@ static void on_snap_chunk(hp_node *n, const hp_msg *msg)
 	n->chunk.data = buf;
 	n->chunk.last = msg->snap_last;
 	n->rx_offset += msg->snap_size_bytes;
+	if (!msg->snap_last)
+		return true;
+	/* Install: the caller replaces its state machine and its whole log
+	 * when it persists this ready; the core moves now.  snap_covered()
+	 * said no entry we hold survives the snapshot's index unchanged, so
+	 * nothing we acknowledged is lost. */
+	uint64_t idx = msg->snap.index;
+	/* (Entries up to our commit go too: the snapshot covers them.) */
+	if (hp_log_last_index(&n->log) > n->log.snap_index)
+		hp_log_truncate(&n->log, n->log.snap_index + 1);
+	hp_log_compact(&n->log, idx, msg->snap.term);
+	n->log_epoch++;
+	n->conf_count = 0;
+	(void)conf_push(n, idx, &msg->snap.conf);
+	peers_sync(n);
+	n->commit = idx;
+	n->hs_dirty = true;
+	n->applied = idx;
+	stable_clamp(n, idx);
+	n->stable = idx;
+	/* Everything after idx is new to the caller. */
+	n->unstable_from = idx + 1;
+	n->pending_truncate = 0;
+	n->rx_snap_index = 0;
+	n->rx_offset = 0;
+	return true;
+}
+
+static void on_snap_chunk(hp_node *n, const hp_msg *msg)
+{
+	if (msg->pull) {
+		/* A snapshot pulled from a peer: committed state, no leadership,
+		 * no term, no promise.  Ask for the next chunk at once. */
+		if (n->role == HP_LEADER || n->role == HP_CANDIDATE)
+			return;
+		if (snap_covered(n, &msg->snap)) {
+			/* Our entry at its index is the committed one (same index and
+			 * term): commit up to it and ask for entries after it. */
+			if (msg->snap.index > n->commit &&
+			    msg->snap.index <= hp_log_last_index(&n->log)) {
+				set_commit(n, msg->snap.index);
+				n->pull_sent_us = 0;
+				pull_from(n, msg->from);
+			}
+			return;
+		}
+		if (snap_accept(n, msg) && !msg->snap_last) {
+			n->pull_sent_us = 0;
+			pull_from(n, msg->from);
+		}
+		return;
+	}
+	if (msg->term < n->term) {
+		reply_term(n, msg, HP_MSG_SNAP_RESP);
+		return;
+	}
+	follow(n, msg);
+	hp_msg m;
+	msg_init(n, &m, HP_MSG_SNAP_RESP, msg->from);
+	m.send_us = msg->send_us;
+	m.snap.index = msg->snap.index;
+	if (snap_covered(n, &msg->snap)) {
+		/* Our log already matches the leader's at the snapshot index:
+		 * have it continue with entries after it. */
+		m.reject = true;
+		send(n, &m);
+		return;
+	}
+	if (!snap_accept(n, msg)) {
+		m.snap_offset = n->rx_snap_index == msg->snap.index ? n->rx_offset : 0;
+		send(n, &m); /* "send me this offset" claims nothing new */
+		return;
+	}
 	m.snap_offset = n->rx_offset;
 	m.snap_last = msg->snap_last;
-	if (msg->snap_last) {
-		/* Install: the state machine and log are replaced when this ready
-		 * is persisted; the core moves now. */
-		uint64_t idx = msg->snap.index;
-		/* The caller replaces its whole log with the snapshot, so the core
-		 * keeps no suffix either; the leader resends what follows. */
-		if (hp_log_last_index(&n->log) > n->log.snap_index)
-			hp_log_truncate(&n->log, n->log.snap_index + 1);
-		hp_log_compact(&n->log, idx, msg->snap.term);
-		n->log_epoch++;
-		n->conf_count = 0;
-		(void)conf_push(n, idx, &msg->snap.conf);
-		peers_sync(n);
-		n->commit = idx;
-		n->hs_dirty = true;
-		n->applied = idx;
-		stable_clamp(n, idx);
-		n->stable = idx;
-		/* The install replaces the whole durable log: everything after idx
-		 * is new to the caller. */
-		n->unstable_from = idx + 1;
-		n->pending_truncate = 0;
-		n->rx_snap_index = 0;
-		n->rx_offset = 0;
-	}
-	send_after_persist(n, &m);
+	send_after_persist(n, &m); /* [DURABLE] */
 }
 
 static void on_snap_resp(hp_node *n, const hp_msg *r)
@@ -1294,9 +1349,11 @@ static void on_snap_resp(hp_node *n, const hp_msg *r)
 	if (p->state != PEER_SNAPSHOT || r->snap.index != p->snap_index)
 		return;
 	if (r->reject) {
-		/* It already has what the snapshot covers; its commit index is not
-		 * a durable match, so find the match by probing. */
+		/* Its log matches ours at the snapshot index; that is not a
+		 * durable match, so probe from just after it. */
 		to_probe(p);
+		if (p->next < p->snap_index + 1)
+			p->next = p->snap_index + 1;
 	} else if (r->snap_last) {
 		if (p->snap_index > p->match)
 			p->match = p->snap_index;
@@ -1321,12 +1378,45 @@ static void on_timeout_now(hp_node *n, const hp_msg *msg)
 
 static void on_pull_req(hp_node *n, const hp_msg *req)
 {
-	if (n->commit <= req->commit || req->commit < n->log.snap_index)
+	if (hp_log_last_index(&n->log) <= req->commit)
 		return;
+	if (req->commit < n->log.snap_index) {
+		/* Compacted past the asker: serve our snapshot, one chunk per
+		 * request, the asker saying how much it holds. */
+		if (n->cfg.snapshot_read == NULL || n->log.snap_index == 0)
+			return;
+		uint64_t offset = req->snap.index == n->log.snap_index ? req->snap_offset : 0;
+		size_t cap = n->cfg.snapshot_chunk_bytes ? n->cfg.snapshot_chunk_bytes : 65536;
+		uint8_t *buf = malloc(cap);
+		if (!buf)
+			return;
+		size_t size = 0;
+		bool last = false;
+		if (n->cfg.snapshot_read(n->cfg.snapshot_ctx, n->cfg.group, n->log.snap_index,
+		                         offset, buf, cap, &size, &last) != 0 ||
+		    size > cap) {
+			free(buf);
+			return;
+		}
+		hp_msg m;
+		msg_init(n, &m, HP_MSG_SNAP_CHUNK, req->from);
+		m.pull = true;
+		m.snap.index = n->log.snap_index;
+		m.snap.term = n->log.snap_term;
+		m.snap.conf = *conf_at(n, n->log.snap_index);
+		m.snap_offset = offset;
+		m.snap_size_bytes = (uint32_t)size;
+		m.snap_last = last;
+		m.commit = n->commit;
+		(void)out_push(&n->out, &m, 0, 0, buf);
+		return;
+	}
 	hp_msg m;
 	msg_init(n, &m, HP_MSG_PULL_RESP, req->from);
 	uint64_t prev = req->commit;
-	uint64_t count = n->commit - prev;
+	uint64_t count = hp_log_last_index(&n->log) - prev;
+	m.last_index = hp_log_last_index(&n->log);
+	m.last_term = hp_log_last_term(&n->log);
 	if (count > n->cfg.max_batch_entries)
 		count = n->cfg.max_batch_entries;
 	m.log_index = prev;
@@ -1336,9 +1426,13 @@ static void on_pull_req(hp_node *n, const hp_msg *req)
 	(void)out_push(&n->out, &m, prev + 1, n->log_epoch, NULL);
 }
 
-/* Committed entries from any peer are final, so they may be taken without
- * a leader, without a term change and without truncating anything
- * committed (the seed's log pull). */
+/* Takes a peer's log after our commit, without a leader and without any
+ * term change.  Its committed part is final everywhere (state-machine
+ * safety), so it may replace conflicting uncommitted entries of ours.  Its
+ * uncommitted part is only appended where it continues our log at a
+ * matching entry: our log then is a prefix of the peer's, which satisfies
+ * log matching and leader completeness exactly as the peer's does; we
+ * never truncate anything uncommitted on a peer's word. */
 static void on_pull_resp(hp_node *n, const hp_msg *msg)
 {
 	if (n->role == HP_LEADER || n->role == HP_CANDIDATE)
@@ -1348,19 +1442,40 @@ static void on_pull_resp(hp_node *n, const hp_msg *msg)
 		return;
 	if (hp_log_term_at(&n->log, prev) != msg->log_term)
 		return;
-	if (prev < n->commit) {
-		/* Skip what we already know committed. */
-		uint64_t skip = n->commit - prev;
-		if (skip >= msg->entry_count)
+	uint64_t taken = prev;
+	bool stopped = false;
+	uint64_t last_before = hp_log_last_index(&n->log), commit_before = n->commit;
+	for (uint32_t i = 0; i < msg->entry_count; i++) {
+		const hp_entry *e = &msg->entries[i];
+		if (e->index <= n->log.snap_index) {
+			taken = e->index;
+			continue;
+		}
+		uint64_t last = hp_log_last_index(&n->log);
+		if (e->index <= last) {
+			if (hp_log_term_at(&n->log, e->index) == e->term) {
+				taken = e->index;
+				continue;
+			}
+			if (e->index > msg->commit) {
+				stopped = true; /* an uncommitted conflict: not ours to settle */
+				break;
+			}
+			log_truncate(n, e->index); /* asserts e->index > our commit */
+		}
+		if (log_append(n, e->term, e->type, e->data, e->size_bytes) != 0) {
+			n->corrupt = true;
 			return;
-		uint64_t last = log_merge(n, n->commit, msg->entries + skip,
-		                          (uint32_t)(msg->entry_count - skip));
-		set_commit(n, msg->commit < last ? msg->commit : last);
-	} else {
-		uint64_t last = log_merge(n, prev, msg->entries, msg->entry_count);
-		set_commit(n, msg->commit < last ? msg->commit : last);
+		}
+		taken = e->index;
 	}
-	if (msg->commit > n->commit) {
+	set_commit(n, msg->commit < taken ? msg->commit : taken);
+	bool more = msg->commit > n->commit ||
+	            (!stopped && msg->last_index > hp_log_last_index(&n->log));
+	/* Only a response that moved us on asks for more: duplicates and
+	 * stale answers must not multiply into a storm. */
+	bool moved = hp_log_last_index(&n->log) > last_before || n->commit > commit_before;
+	if (more && moved) {
 		n->pull_sent_us = 0;
 		pull_from(n, msg->from);
 	}

@@ -126,8 +126,10 @@ typedef enum {
 	HP_MSG_SNAP_CHUNK = 7,     /* one chunk of an InstallSnapshot */
 	HP_MSG_SNAP_RESP = 8,
 	HP_MSG_TIMEOUT_NOW = 9,    /* leadership transfer: campaign now */
-	HP_MSG_PULL_REQ = 10,      /* ask a peer for committed entries */
-	HP_MSG_PULL_RESP = 11,     /* committed entries from a non-leader peer */
+	HP_MSG_PULL_REQ = 10,      /* ask a peer for committed entries (or its snapshot) */
+	HP_MSG_PULL_RESP = 11,     /* a peer's log after the asker's commit; a peer
+	                              that compacted past the asker answers with
+	                              SNAP_CHUNK (pull = true) instead */
 } hp_msg_type;
 const char *hp_msg_type_name(int type);
 
@@ -148,6 +150,9 @@ typedef struct {
 	uint64_t log_term;  /* APPEND: prev term;  LEASE_REQ: last term;  RESP: hint term */
 	uint64_t commit;
 	uint64_t send_us;
+	bool pull;               /* SNAP_CHUNK answering a PULL_REQ, not from a leader */
+	uint64_t last_index;     /* PRE_LEASE_RESP, PULL_RESP: sender's last log entry */
+	uint64_t last_term;
 	hp_id transfer_from;     /* LEASE_REQ after TIMEOUT_NOW: the leader that gave way */
 	uint64_t transfer_term;  /* ... and its term */
 	uint32_t entry_count;
