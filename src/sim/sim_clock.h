@@ -1,0 +1,29 @@
+/*
+ * sim_clock.h — a node's local clock in the simulator: a piecewise-linear
+ * function of simulated real time, local = base_local + (real - base_real)
+ * * (1e6 + rate_ppm) / 1e6.  The rate may change (the caller keeps it
+ * within the configured drift bound); the clock never runs backwards.
+ */
+#ifndef RASPUTIN_SIM_CLOCK_H
+#define RASPUTIN_SIM_CLOCK_H
+
+#include <stdint.h>
+
+typedef struct {
+	uint64_t base_real_us;  /* real time of the last rate change */
+	uint64_t base_local_us; /* local time at base_real_us */
+	int32_t rate_ppm;       /* local runs at (1e6 + rate_ppm) / 1e6 of real */
+} sim_clock;
+
+/* A clock that reads offset_us at real time 0. */
+void sim_clock_init(sim_clock *clock, uint64_t offset_us, int32_t rate_ppm);
+/* Local time at real_us; real_us must not precede the last rate change. */
+uint64_t sim_clock_local(const sim_clock *clock, uint64_t real_us);
+/* From real_us on, the clock runs at rate_ppm (continuous: no jump). */
+void sim_clock_set_rate(sim_clock *clock, uint64_t real_us, int32_t rate_ppm);
+/* The earliest real time, at or after real_us, at which the clock has
+ * advanced by at least local_delta_us from its reading at real_us. */
+uint64_t sim_clock_real_after(const sim_clock *clock, uint64_t real_us,
+                              uint64_t local_delta_us);
+
+#endif

@@ -1,0 +1,749 @@
+/*
+ * sim_node.c — one simulated node: its clock, its simulated disk, its
+ * key-value state machine and, per group, the real Harpoon core, driven
+ * exactly as harpoon.h's contract says:
+ *
+ *   after every input, while hp_has_ready: take the batch, copy what must
+ *   outlive the next call, send rd.msgs at once, schedule the batch's
+ *   persistence (completions strictly in seq order, after a simulated disk
+ *   latency), install a received snapshot and apply rd.committed to the
+ *   state machine, queue rd.reads until the state machine has applied
+ *   their index, and compact on rd.compact_hint.  When a batch's
+ *   persistence completes: write it to the durable image (snapshot, hard
+ *   state, truncation, entries — in that order), hp_advance, and only then
+ *   send rd.msgs_after_persist.
+ *
+ * A crash destroys the core and every batch not yet durable (possibly
+ * leaving a prefix of the batch being written, a torn write); a restart
+ * rebuilds the core from the durable image alone.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+#include "util/check.h"
+
+static uint64_t node_rand(void *ctx)
+{
+	sim_replica *r = ctx;
+	return rp_prng_next(&r->core_rng);
+}
+
+/* cfg.snapshot_read: chunks of the node's current durable snapshot. */
+static int node_snapshot_read(void *ctx, uint64_t group, uint64_t index, uint64_t offset,
+                              uint8_t *buf, size_t cap, size_t *size_bytes, bool *last)
+{
+	sim_replica *r = ctx;
+	const sim_disk *d = &r->disk;
+	if (group != r->group || d->snap.index == 0 || d->snap.index != index ||
+	    d->snap_blob == NULL || offset > d->snap_size_bytes || cap == 0)
+		return -1;
+	size_t n = d->snap_size_bytes - (size_t)offset;
+	if (n > cap)
+		n = cap;
+	memcpy(buf, d->snap_blob + offset, n);
+	*size_bytes = n;
+	*last = offset + n == d->snap_size_bytes;
+	return 0;
+}
+
+uint64_t sim_node_now(const sim_world *w, const sim_node *n)
+{
+	return sim_clock_local(&n->clock, w->now_us);
+}
+
+sim_node *sim_node_create(sim_world *w, const hp_conf *initial, bool added)
+{
+	RP_CHECK(w->node_count < SIM_MAX_NODES);
+	sim_node *n = calloc(1, sizeof(*n));
+	RP_CHECK(n != NULL);
+	n->slot = w->node_count;
+	n->id = (hp_id)n->slot + 1;
+	n->added = added;
+	uint64_t offset = rp_prng_range(&w->rng_clock, 1000000, 1000000000);
+	int32_t rate = (int32_t)rp_prng_range(&w->rng_clock, 0, 2 * (uint64_t)w->p.clock_ppm) -
+	               (int32_t)w->p.clock_ppm;
+	sim_clock_init(&n->clock, offset, 0);
+	sim_clock_set_rate(&n->clock, w->now_us, rate);
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		sim_replica *r = &n->rep[g];
+		r->node = n;
+		r->group_slot = g;
+		r->group = g + 1;
+		hp_config_default(&r->cfg);
+		uint64_t default_lease = r->cfg.lease_us ? r->cfg.lease_us : 1;
+		r->cfg.group = r->group;
+		r->cfg.id = n->id;
+		r->cfg.lease_us = w->p.lease_us;
+		r->cfg.heartbeat_us = w->p.heartbeat_us;
+		r->cfg.election_jitter_us = r->cfg.election_jitter_us * w->p.lease_us / default_lease;
+		r->cfg.election_timeout_us = r->cfg.election_timeout_us * w->p.lease_us / default_lease;
+		r->cfg.drift_ppm = w->p.drift_ppm;
+		r->cfg.snapshot_chunk_bytes = w->p.snapshot_chunk_bytes;
+		r->cfg.compact_hint_entries = w->p.compact_entries;
+		if (w->p.max_batch_entries)
+			r->cfg.max_batch_entries = w->p.max_batch_entries;
+		if (w->p.max_inflight_appends)
+			r->cfg.max_inflight_appends = w->p.max_inflight_appends;
+		r->cfg.rand = node_rand;
+		r->cfg.rand_ctx = r;
+		r->cfg.snapshot_read = node_snapshot_read;
+		r->cfg.snapshot_ctx = r;
+		memset(&r->initial, 0, sizeof(r->initial));
+		if (initial)
+			r->initial = *initial;
+		rp_prng_init(&r->core_rng, w->seed * 0x9e3779b97f4a7c15ULL + n->id * 131 + g);
+		sim_disk_init(&r->disk);
+		sim_disk_stage_init(&r->stage);
+	}
+	w->nodes[n->slot] = n;
+	w->node_count++;
+	sim_link_recompute(w);
+	return n;
+}
+
+static void ready_free(sim_ready *q)
+{
+	sim_disk_entries_free(q->entries, q->entry_count);
+	free((void *)q->chunk.data);
+	for (size_t i = 0; i < q->after_count; i++)
+		sim_net_free(q->after[i]);
+	free(q->after);
+	memset(q, 0, sizeof(*q));
+}
+
+static void replica_clear_volatile(sim_replica *r)
+{
+	while (r->ready_count) {
+		ready_free(&r->readies[r->ready_head]);
+		r->ready_head = (r->ready_head + 1) % r->ready_capacity;
+		r->ready_count--;
+	}
+	r->ready_head = 0;
+	hp_destroy(r->core);
+	r->core = NULL;
+	sim_disk_stage_deinit(&r->stage);
+	r->read_count = 0;
+	r->read_wait_count = 0;
+	r->prop_count = 0;
+	r->st_valid = false;
+	r->touched = false;
+}
+
+void sim_node_destroy(sim_node *n)
+{
+	if (n == NULL)
+		return;
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		sim_replica *r = &n->rep[g];
+		replica_clear_volatile(r);
+		free(r->readies);
+		sim_disk_deinit(&r->disk);
+	}
+	free(n);
+}
+
+/* --- persistence ---------------------------------------------------------- */
+
+/* Writes the first `limit` steps of batch q to the durable image, in the
+ * contract's order: snapshot chunk, hard state, truncation, each entry. */
+static void replica_persist(sim_world *w, sim_replica *r, const sim_ready *q, size_t limit)
+{
+	sim_disk *d = &r->disk;
+	size_t step = 0;
+	hp_id id = r->node->id;
+	if (q->has_chunk) {
+		if (step++ >= limit)
+			return;
+		if (sim_disk_stage_put(&d->stage, &q->chunk) != 0) {
+			sim_fail(w, "n%llu: durable snapshot chunk at offset %llu does not continue the "
+			            "%zu bytes staged (snapshot %llu/%llu)",
+			         (unsigned long long)id, (unsigned long long)q->chunk.offset,
+			         d->stage.size_bytes, (unsigned long long)q->chunk.meta.index,
+			         (unsigned long long)q->chunk.meta.term);
+			return;
+		}
+		if (q->chunk.last) {
+			if (q->chunk.meta.index < d->snap.index) {
+				sim_fail(w, "n%llu: installs snapshot %llu over its newer snapshot %llu",
+				         (unsigned long long)id, (unsigned long long)q->chunk.meta.index,
+				         (unsigned long long)d->snap.index);
+				return;
+			}
+			sim_disk_install(d, &q->chunk.meta, d->stage.data, d->stage.size_bytes);
+		}
+	}
+	if (q->hard_state_changed) {
+		if (step++ >= limit)
+			return;
+		d->hard_state = q->hard_state;
+	}
+	if (q->truncate_from) {
+		if (step++ >= limit)
+			return;
+		if (sim_disk_truncate(d, q->truncate_from) != 0) {
+			sim_fail(w, "n%llu: truncation from %llu reaches into its snapshot at %llu",
+			         (unsigned long long)id, (unsigned long long)q->truncate_from,
+			         (unsigned long long)d->snap.index);
+			return;
+		}
+	}
+	for (size_t i = 0; i < q->entry_count; i++) {
+		if (step++ >= limit)
+			return;
+		if (sim_disk_append(d, &q->entries[i], 1) != 0) {
+			sim_fail(w, "n%llu: entry %llu is not contiguous with its durable log (last %llu)",
+			         (unsigned long long)id, (unsigned long long)q->entries[i].index,
+			         (unsigned long long)sim_disk_last_index(d));
+			return;
+		}
+	}
+}
+
+static size_t ready_steps(const sim_ready *q)
+{
+	return (q->has_chunk ? 1u : 0u) + (q->hard_state_changed ? 1u : 0u) +
+	       (q->truncate_from ? 1u : 0u) + q->entry_count;
+}
+
+static uint64_t disk_latency(sim_world *w)
+{
+	const sim_params *p = &w->p;
+	if (p->disk_slow_ppm && rp_prng_chance_ppm(&w->rng_disk, p->disk_slow_ppm))
+		return rp_prng_range(&w->rng_disk, p->disk_max_us,
+		                     p->disk_slow_max_us > p->disk_max_us ? p->disk_slow_max_us
+		                                                          : p->disk_max_us);
+	return rp_prng_range(&w->rng_disk, p->disk_min_us, p->disk_max_us);
+}
+
+static sim_ready *ready_push(sim_world *w, sim_replica *r)
+{
+	if (r->ready_count == r->ready_capacity) {
+		if (r->ready_capacity >= SIM_READIES_MAX) {
+			sim_fail(w, "n%llu: %zu ready batches waiting for the disk (a message storm?)",
+			         (unsigned long long)r->node->id, r->ready_count);
+			return NULL;
+		}
+		size_t capacity = r->ready_capacity ? r->ready_capacity * 2 : 16;
+		sim_ready *ring = calloc(capacity, sizeof(*ring));
+		RP_CHECK(ring != NULL);
+		for (size_t i = 0; i < r->ready_count; i++)
+			ring[i] = r->readies[(r->ready_head + i) % r->ready_capacity];
+		free(r->readies);
+		r->readies = ring;
+		r->ready_capacity = capacity;
+		r->ready_head = 0;
+	}
+	sim_ready *q = &r->readies[(r->ready_head + r->ready_count) % r->ready_capacity];
+	r->ready_count++;
+	memset(q, 0, sizeof(*q));
+	return q;
+}
+
+void sim_node_disk_done(sim_world *w, sim_node *n, uint32_t group_slot)
+{
+	RP_CHECK(group_slot < SIM_GROUP_COUNT);
+	sim_replica *r = &n->rep[group_slot];
+	RP_CHECK(n->up && r->core != NULL);
+	RP_CHECK(r->ready_count > 0);
+	sim_ready *q = &r->readies[r->ready_head];
+	RP_CHECK(q->done_us <= w->now_us);
+	if (w->trace >= 2)
+		sim_trace(w, "  n%llu ready %llu durable", (unsigned long long)n->id,
+		          (unsigned long long)q->seq);
+	replica_persist(w, r, q, SIZE_MAX);
+	if (!w->failed) {
+		hp_advance(r->core, q->seq);
+		r->touched = true;
+		for (size_t i = 0; i < q->after_count; i++) {
+			sim_net_send(w, n, group_slot, q->after[i]);
+			q->after[i] = NULL;
+		}
+		q->after_count = 0;
+	}
+	ready_free(q);
+	r->ready_head = (r->ready_head + 1) % r->ready_capacity;
+	r->ready_count--;
+	sim_replica_drain(w, r);
+}
+
+/* --- the state machine ----------------------------------------------------- */
+
+static uint32_t op_client(uint64_t op_id)
+{
+	return (uint32_t)(op_id >> 32) - 1;
+}
+
+static void replica_serve_reads(sim_world *w, sim_replica *r)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < r->read_count; i++) {
+		sim_read rs = r->reads[i];
+		if (rs.index > r->kv.applied) {
+			r->reads[keep++] = rs;
+			continue;
+		}
+		uint32_t ci = op_client(rs.ctx);
+		if (ci >= w->client_count)
+			continue;
+		sim_client *c = &w->clients[ci];
+		if (c->op_id != rs.ctx || c->state != SIM_CLIENT_WAITING ||
+		    c->slot != r->node->slot)
+			continue;
+		sim_kv_result res;
+		sim_kv_read(&r->kv, c->cmd.key, &res);
+		sim_client_applied(w, ci, rs.ctx, &res);
+	}
+	r->read_count = keep;
+}
+
+/* Settles the proposals at or below the applied index: OK if the entry at
+ * their index has their term, FAIL otherwise. */
+static void replica_settle_props(sim_world *w, sim_replica *r, const hp_entry *e,
+                                 const sim_kv_cmd *cmd, const sim_kv_result *res)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < r->prop_count; i++) {
+		sim_prop pr = r->props[i];
+		if (pr.index > r->kv.applied) {
+			r->props[keep++] = pr;
+			continue;
+		}
+		if (e && pr.index == e->index) {
+			if (pr.term == e->term) {
+				if (cmd == NULL || cmd->op_id != pr.op_id) {
+					sim_fail(w, "n%llu: the entry at %llu/%llu is not the op it proposed "
+					            "there",
+					         (unsigned long long)r->node->id,
+					         (unsigned long long)pr.index, (unsigned long long)pr.term);
+					return;
+				}
+				sim_client_applied(w, pr.client, pr.op_id, res);
+			} else {
+				sim_client_failed(w, pr.client, pr.op_id, false);
+			}
+			continue;
+		}
+		/* Skipped by a snapshot install: the global committed log knows. */
+		const sim_check_commit *c = sim_check_commit_at(w, r->group_slot, pr.index);
+		if (c == NULL) {
+			sim_fail(w, "n%llu: applied past %llu but nothing is committed there",
+			         (unsigned long long)r->node->id, (unsigned long long)pr.index);
+			return;
+		}
+		if (c->term == pr.term && c->is_cmd)
+			sim_client_applied(w, pr.client, pr.op_id, &c->res);
+		else
+			sim_client_failed(w, pr.client, pr.op_id, false);
+	}
+	r->prop_count = keep;
+}
+
+static void replica_apply(sim_world *w, sim_replica *r, const hp_entry *e)
+{
+	if (e->index != r->kv.applied + 1) {
+		sim_fail(w, "n%llu: committed entry %llu does not follow its applied index %llu",
+		         (unsigned long long)r->node->id, (unsigned long long)e->index,
+		         (unsigned long long)r->kv.applied);
+		return;
+	}
+	bool is_cmd = false;
+	sim_kv_cmd cmd;
+	sim_kv_result res;
+	memset(&cmd, 0, sizeof(cmd));
+	memset(&res, 0, sizeof(res));
+	if (sim_kv_apply(&r->kv, e, &is_cmd, &cmd, &res) != 0) {
+		sim_fail(w, "n%llu: committed entry %llu/%llu (type %u) cannot be applied",
+		         (unsigned long long)r->node->id, (unsigned long long)e->index,
+		         (unsigned long long)e->term, e->type);
+		return;
+	}
+	sim_check_committed(w, r, e, is_cmd, &res);
+	if (w->failed)
+		return;
+	replica_settle_props(w, r, e, is_cmd ? &cmd : NULL, &res);
+}
+
+static void replica_install(sim_world *w, sim_replica *r, const hp_snap_chunk *chunk)
+{
+	sim_kv kv;
+	if (sim_kv_snapshot_decode(&kv, r->stage.data, r->stage.size_bytes) != 0) {
+		sim_fail(w, "n%llu: received snapshot %llu/%llu does not decode (%zu bytes)",
+		         (unsigned long long)r->node->id, (unsigned long long)chunk->meta.index,
+		         (unsigned long long)chunk->meta.term, r->stage.size_bytes);
+		return;
+	}
+	if (kv.applied != chunk->meta.index || kv.applied_term != chunk->meta.term) {
+		sim_fail(w, "n%llu: snapshot meta %llu/%llu but its state is at %llu/%llu",
+		         (unsigned long long)r->node->id, (unsigned long long)chunk->meta.index,
+		         (unsigned long long)chunk->meta.term, (unsigned long long)kv.applied,
+		         (unsigned long long)kv.applied_term);
+		return;
+	}
+	if (kv.applied < r->kv.applied) {
+		sim_fail(w, "n%llu: snapshot install moves its state machine back from %llu to %llu",
+		         (unsigned long long)r->node->id, (unsigned long long)r->kv.applied,
+		         (unsigned long long)kv.applied);
+		return;
+	}
+	r->kv = kv;
+	w->stats.snapshots_installed++;
+	sim_trace(w, "n%llu installs snapshot %llu/%llu (%zu bytes)",
+	          (unsigned long long)r->node->id, (unsigned long long)kv.applied,
+	          (unsigned long long)kv.applied_term, r->stage.size_bytes);
+	sim_check_snapshot(w, r, "installed");
+	if (w->failed)
+		return;
+	replica_settle_props(w, r, NULL, NULL, NULL);
+}
+
+static void replica_compact(sim_world *w, sim_replica *r)
+{
+	uint64_t a = r->kv.applied;
+	sim_disk *d = &r->disk;
+	if (a <= d->snap.index || a > sim_disk_last_index(d) ||
+	    sim_disk_term(d, a) != r->kv.applied_term)
+		return; /* e.g. a received snapshot is not durable yet: later */
+	uint8_t blob[SIM_KV_SNAPSHOT_BYTES];
+	size_t size = sim_kv_snapshot_encode(&r->kv, blob, sizeof(blob));
+	hp_snapshot_meta meta = {.index = a, .term = r->kv.applied_term, .conf = r->kv.conf};
+	RP_CHECK(sim_disk_compact(d, &meta, blob, size) == 0);
+	int rc = hp_compact(r->core, a);
+	if (rc != 0) {
+		sim_fail(w, "n%llu: hp_compact(%llu) failed: %s", (unsigned long long)r->node->id,
+		         (unsigned long long)a, hp_strerror(rc));
+		return;
+	}
+	w->stats.compactions++;
+	sim_trace(w, "n%llu compacts its log up to %llu", (unsigned long long)r->node->id,
+	          (unsigned long long)a);
+}
+
+/* --- the driving loop ------------------------------------------------------ */
+
+void sim_replica_drain(sim_world *w, sim_replica *r)
+{
+	sim_node *n = r->node;
+	r->touched = true;
+	for (uint32_t rounds = 0; r->core && hp_has_ready(r->core); rounds++) {
+		if (w->failed)
+			return;
+		RP_CHECK(rounds < 100000);
+		hp_ready rd;
+		memset(&rd, 0, sizeof(rd));
+		hp_ready_take(r->core, &rd);
+		if (rd.seq != r->ready_next_seq) {
+			sim_fail(w, "n%llu: ready batch seq %llu, expected %llu",
+			         (unsigned long long)n->id, (unsigned long long)rd.seq,
+			         (unsigned long long)r->ready_next_seq);
+			return;
+		}
+		r->ready_next_seq++;
+		if (w->trace >= 2)
+			sim_trace(w, "  n%llu ready %llu: entries %llu..%llu, truncate %llu, hs %s(t%llu "
+			             "v%llu l%llu c%llu), chunk %s%llu+%u%s, committed %llu..%llu, reads %zu, "
+			             "msgs %zu+%zu%s",
+			          (unsigned long long)n->id, (unsigned long long)rd.seq,
+			          (unsigned long long)(rd.entry_count ? rd.entries[0].index : 0),
+			          (unsigned long long)(rd.entry_count ? rd.entries[rd.entry_count - 1].index
+			                                              : 0),
+			          (unsigned long long)rd.truncate_from, rd.hard_state_changed ? "" : "same ",
+			          (unsigned long long)rd.hard_state.term,
+			          (unsigned long long)rd.hard_state.vote,
+			          (unsigned long long)rd.hard_state.lease_holder,
+			          (unsigned long long)rd.hard_state.commit, rd.has_snap_chunk ? "" : "none ",
+			          (unsigned long long)rd.snap_chunk.offset, rd.snap_chunk.size_bytes,
+			          rd.has_snap_chunk && rd.snap_chunk.last ? " last" : "",
+			          (unsigned long long)(rd.committed_count ? rd.committed[0].index : 0),
+			          (unsigned long long)(rd.committed_count
+			                                       ? rd.committed[rd.committed_count - 1].index
+			                                       : 0),
+			          rd.read_count, rd.msg_count, rd.msg_after_persist_count,
+			          rd.compact_hint ? ", compact hint" : "");
+
+		/* 1. messages that depend on nothing unpersisted */
+		for (size_t i = 0; i < rd.msg_count; i++)
+			sim_net_send(w, n, r->group_slot, sim_net_copy(&rd.msgs[i]));
+
+		/* 2. persistence, completed later in seq order */
+		sim_check_appended(w, r, rd.entries, rd.entry_count);
+		if (w->failed)
+			return;
+		sim_ready *q = ready_push(w, r);
+		if (q == NULL)
+			return;
+		q->seq = rd.seq;
+		q->hard_state_changed = rd.hard_state_changed;
+		q->hard_state = rd.hard_state;
+		q->truncate_from = rd.truncate_from;
+		q->entries = sim_disk_entries_copy(rd.entries, rd.entry_count);
+		q->entry_count = rd.entry_count;
+		if (rd.has_snap_chunk) {
+			q->has_chunk = true;
+			q->chunk = rd.snap_chunk;
+			uint8_t *data = NULL;
+			if (rd.snap_chunk.size_bytes) {
+				data = malloc(rd.snap_chunk.size_bytes);
+				RP_CHECK(data != NULL);
+				memcpy(data, rd.snap_chunk.data, rd.snap_chunk.size_bytes);
+			}
+			q->chunk.data = data;
+		}
+		if (rd.msg_after_persist_count) {
+			q->after = calloc(rd.msg_after_persist_count, sizeof(*q->after));
+			RP_CHECK(q->after != NULL);
+			for (size_t i = 0; i < rd.msg_after_persist_count; i++)
+				q->after[i] = sim_net_copy(&rd.msgs_after_persist[i]);
+			q->after_count = rd.msg_after_persist_count;
+		}
+		uint64_t done = w->now_us + disk_latency(w);
+		if (done < r->last_done_us)
+			done = r->last_done_us;
+		r->last_done_us = done;
+		q->done_us = done;
+		sim_schedule(w, done, SIM_EV_DISK, n->slot,
+		             (uint64_t)n->incarnation << 8 | r->group_slot, NULL);
+
+		/* 3. a received snapshot replaces the state machine */
+		if (rd.has_snap_chunk) {
+			if (sim_disk_stage_put(&r->stage, &rd.snap_chunk) != 0) {
+				sim_fail(w, "n%llu: snapshot chunk at offset %llu does not continue the "
+				            "%zu bytes received (snapshot %llu/%llu)",
+				         (unsigned long long)n->id,
+				         (unsigned long long)rd.snap_chunk.offset, r->stage.size_bytes,
+				         (unsigned long long)rd.snap_chunk.meta.index,
+				         (unsigned long long)rd.snap_chunk.meta.term);
+				return;
+			}
+			if (rd.snap_chunk.last)
+				replica_install(w, r, &rd.snap_chunk);
+		}
+
+		/* 4. committed entries, in order */
+		for (size_t i = 0; i < rd.committed_count && !w->failed; i++)
+			replica_apply(w, r, &rd.committed[i]);
+
+		/* 5. reads, served once applied */
+		for (size_t i = 0; i < rd.read_count && !w->failed; i++) {
+			bool known = false;
+			for (size_t k = 0; k < r->read_wait_count; k++) {
+				if (r->read_waits[k].op_id != rd.reads[i].ctx)
+					continue;
+				r->read_waits[k] = r->read_waits[--r->read_wait_count];
+				known = true;
+				break;
+			}
+			if (!known)
+				continue;
+			RP_CHECK(r->read_count < SIM_READS_MAX);
+			r->reads[r->read_count++] = (sim_read){rd.reads[i].ctx, rd.reads[i].index};
+		}
+		if (w->failed)
+			return;
+		replica_serve_reads(w, r);
+
+		/* Done with the borrowed batch; hp_compact calls into the core. */
+		if (rd.compact_hint)
+			replica_compact(w, r);
+	}
+}
+
+/* --- inputs --------------------------------------------------------------- */
+
+static bool disk_pristine(const sim_disk *d)
+{
+	return d->snap.index == 0 && d->log_count == 0 && d->hard_state.term == 0 &&
+	       d->hard_state.vote == 0 && d->hard_state.lease_holder == 0 &&
+	       d->hard_state.commit == 0;
+}
+
+void sim_node_boot(sim_world *w, sim_node *n)
+{
+	RP_CHECK(!n->up);
+	RP_CHECK(!n->decommissioned);
+	uint64_t now = sim_node_now(w, n);
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		sim_replica *r = &n->rep[g];
+		sim_disk *d = &r->disk;
+		hp_restore rs = {
+			.hard_state = d->hard_state,
+			.snapshot = d->snap,
+			.entries = d->log,
+			.entry_count = d->log_count,
+		};
+		int rc = 0;
+		r->core = hp_create(&r->cfg, &r->initial, disk_pristine(d) ? NULL : &rs, now, &rc);
+		if (r->core == NULL) {
+			sim_fail(w, "n%llu: hp_create from its durable state failed: %s (term %llu, "
+			            "commit %llu, snapshot %llu/%llu, log %llu..%llu)",
+			         (unsigned long long)n->id, hp_strerror(rc),
+			         (unsigned long long)d->hard_state.term,
+			         (unsigned long long)d->hard_state.commit,
+			         (unsigned long long)d->snap.index, (unsigned long long)d->snap.term,
+			         (unsigned long long)(d->snap.index + 1),
+			         (unsigned long long)sim_disk_last_index(d));
+			return;
+		}
+		if (d->snap.index) {
+			if (sim_kv_snapshot_decode(&r->kv, d->snap_blob, d->snap_size_bytes) != 0 ||
+			    r->kv.applied != d->snap.index) {
+				sim_fail(w, "n%llu: durable snapshot %llu does not decode",
+				         (unsigned long long)n->id, (unsigned long long)d->snap.index);
+				return;
+			}
+		} else {
+			sim_kv_init(&r->kv, &r->initial);
+		}
+		/* Chunks received durably survive; the transfer may continue. */
+		sim_disk_stage_init(&r->stage);
+		if (d->stage.size_bytes) {
+			hp_snap_chunk all = {.meta = d->stage.meta,
+			                     .offset = 0,
+			                     .size_bytes = (uint32_t)d->stage.size_bytes,
+			                     .data = d->stage.data};
+			RP_CHECK(sim_disk_stage_put(&r->stage, &all) == 0);
+		}
+		r->ready_next_seq = 1;
+		r->last_done_us = w->now_us;
+		r->st_valid = false;
+		r->commit_traced = d->hard_state.commit;
+	}
+	n->up = true;
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		if (n->rep[g].kv.applied)
+			sim_check_snapshot(w, &n->rep[g], "restored");
+		sim_replica_drain(w, &n->rep[g]);
+	}
+	sim_schedule(w, sim_clock_real_after(&n->clock, w->now_us, w->p.tick_us), SIM_EV_TICK,
+	             n->slot, n->incarnation, NULL);
+}
+
+void sim_node_crash(sim_world *w, sim_node *n)
+{
+	RP_CHECK(n->up);
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		sim_replica *r = &n->rep[g];
+		/* The batch being written may reach the disk in part. */
+		if (r->ready_count && w->p.torn_ppm &&
+		    rp_prng_chance_ppm(&w->rng_disk, w->p.torn_ppm)) {
+			const sim_ready *q = &r->readies[r->ready_head];
+			size_t steps = ready_steps(q);
+			size_t limit = (size_t)rp_prng_range(&w->rng_disk, 0, steps);
+			replica_persist(w, r, q, limit);
+			if (limit)
+				sim_trace(w, "n%llu: crash tears batch %llu: %zu of %zu writes durable",
+				          (unsigned long long)n->id, (unsigned long long)q->seq, limit,
+				          steps);
+		}
+		for (size_t i = 0; i < r->prop_count; i++)
+			sim_client_failed(w, r->props[i].client, r->props[i].op_id, true);
+		r->prop_count = 0;
+		for (size_t i = 0; i < r->read_wait_count; i++)
+			sim_client_failed(w, r->read_waits[i].client, r->read_waits[i].op_id, false);
+		r->read_wait_count = 0;
+		for (size_t i = 0; i < r->read_count; i++)
+			sim_client_failed(w, op_client(r->reads[i].ctx), r->reads[i].ctx, false);
+		r->read_count = 0;
+		replica_clear_volatile(r);
+	}
+	n->up = false;
+	n->incarnation++;
+	n->down_since_us = w->now_us;
+	w->stats.crashes++;
+}
+
+void sim_node_tick(sim_world *w, sim_node *n)
+{
+	uint64_t now = sim_node_now(w, n);
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		sim_replica *r = &n->rep[g];
+		hp_tick(r->core, now);
+		sim_replica_drain(w, r);
+	}
+	sim_schedule(w, sim_clock_real_after(&n->clock, w->now_us, w->p.tick_us), SIM_EV_TICK,
+	             n->slot, n->incarnation, NULL);
+}
+
+void sim_node_deliver(sim_world *w, sim_node *n, const sim_msg *msg)
+{
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		sim_replica *r = &n->rep[g];
+		if (r->group != msg->m.group)
+			continue;
+		int rc = hp_step(r->core, sim_node_now(w, n), &msg->m);
+		if (rc != 0 && w->trace >= 2)
+			sim_trace(w, "n%llu: hp_step(%s) returned %s", (unsigned long long)n->id,
+			          sim_net_type_name(msg->m.type), hp_strerror(rc));
+		sim_replica_drain(w, r);
+		return;
+	}
+}
+
+int sim_replica_propose(sim_world *w, sim_replica *r, const sim_kv_cmd *cmd)
+{
+	if (r->core == NULL)
+		return HP_ERR_NOT_LEADER;
+	if (r->prop_count >= SIM_MAX_CLIENTS)
+		return HP_ERR_BUSY;
+	uint8_t data[SIM_KV_CMD_BYTES];
+	sim_kv_cmd_encode(cmd, data);
+	uint64_t index = 0, term = 0;
+	int rc = hp_propose(r->core, sim_node_now(w, r->node), data, SIM_KV_CMD_BYTES, &index,
+	                    &term);
+	r->touched = true;
+	if (rc == 0) {
+		if (index <= r->kv.applied) {
+			sim_fail(w, "n%llu: hp_propose placed an entry at %llu, already applied",
+			         (unsigned long long)r->node->id, (unsigned long long)index);
+			return rc;
+		}
+		r->props[r->prop_count++] =
+			(sim_prop){.index = index, .term = term, .client = cmd->client, .op_id = cmd->op_id};
+	}
+	sim_replica_drain(w, r);
+	return rc;
+}
+
+int sim_replica_read(sim_world *w, sim_replica *r, uint32_t client, uint64_t op_id)
+{
+	if (r->core == NULL)
+		return HP_ERR_NOT_LEADER;
+	if (r->read_wait_count >= SIM_MAX_CLIENTS)
+		return HP_ERR_BUSY;
+	int rc = hp_read(r->core, sim_node_now(w, r->node), op_id);
+	r->touched = true;
+	if (rc == 0)
+		r->read_waits[r->read_wait_count++] = (sim_read_wait){client, op_id};
+	sim_replica_drain(w, r);
+	return rc;
+}
+
+void sim_node_observe(sim_world *w, sim_node *n)
+{
+	if (!n->up)
+		return;
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		sim_replica *r = &n->rep[g];
+		if (!r->touched && r->st_valid)
+			continue;
+		r->touched = false;
+		uint64_t now = sim_node_now(w, n);
+		hp_status old = r->st;
+		bool had = r->st_valid;
+		hp_get_status(r->core, now, &r->st);
+		r->st_valid = true;
+		sim_check_status(w, r, had ? &old : NULL, &r->st);
+		/* Losing leadership, the node answers its clients: a read the
+		 * core accepted but never confirmed failed (reads have no effect);
+		 * a write's outcome is unknown (a later leader may commit it). */
+		if (had && old.role == HP_LEADER && r->st.role != HP_LEADER) {
+			for (size_t i = 0; i < r->read_wait_count; i++)
+				sim_client_failed(w, r->read_waits[i].client, r->read_waits[i].op_id,
+				                  false);
+			r->read_wait_count = 0;
+			for (size_t i = 0; i < r->prop_count; i++)
+				sim_client_failed(w, r->props[i].client, r->props[i].op_id, true);
+			r->prop_count = 0;
+		}
+	}
+}
