@@ -24,6 +24,7 @@ UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 MUTANTS := grant_shorter_log commit_old_term ack_before_persist no_drift_margin skip_noop
 
 .PHONY: all deps test unit run sim sim-long model tidy format clean mutants
+.SECONDARY:
 
 all: build/release/rasputin-sim
 
