@@ -23,7 +23,7 @@ UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 
 MUTANTS := grant_shorter_log commit_old_term ack_before_persist no_drift_margin skip_noop
 
-.PHONY: all deps test unit run sim sim-long model tidy format clean mutants
+.PHONY: all deps test unit run sim sim-long model tidy format clean mutants bench-storage
 .SECONDARY:
 
 all: build/release/rasputin-sim
@@ -62,13 +62,23 @@ build/debug/tests/unit/%.o: tests/unit/%.c | deps
 
 mutants: $(foreach m,$(MUTANTS),build/mutant-$(m)/rasputin-sim)
 
+# Storage tools: the kill -9 writer for tests/storage/crash_test.sh, and the benchmark.
+build/release/crash_writer: build/release/tests/storage/crash_writer.o $(patsubst %.c,build/release/%.o,$(LIB_SRC))
+	$(CC) $(RELEASE_FLAGS) $^ -o $@ $(LIBS)
+build/release/bench_storage: build/release/tests/storage/bench_storage.o $(patsubst %.c,build/release/%.o,$(LIB_SRC))
+	$(CC) $(RELEASE_FLAGS) $^ -o $@ $(LIBS)
+
+# bench-storage: a benchmark, not a test.  BENCH_DIR picks the disk (default: here).
+bench-storage: build/release/bench_storage
+	./build/release/bench_storage $(or $(BENCH_DIR),.) 2
+
 # --- the README's commands ------------------------------------------------------
 # make run: a readable timeline of an election, a partition and a recovery.
 run: build/release/rasputin-sim
 	@./build/release/rasputin-sim demo
 
 # make test: everything CI runs; ends with "N passed, N failed".
-test: $(UNIT_BINS) build/release/rasputin-sim build/debug/rasputin-sim mutants
+test: $(UNIT_BINS) build/release/rasputin-sim build/debug/rasputin-sim mutants build/release/crash_writer
 	@./tests/run.sh
 
 sim: build/release/rasputin-sim

@@ -55,6 +55,8 @@ run_suite "simulator swarm ($SEEDS seeds)" ./build/release/rasputin-sim swarm --
 run_suite "simulator swarm under ASan+UBSan ($DEBUG_SEEDS seeds)" \
 	./build/debug/rasputin-sim swarm --seeds "$DEBUG_SEEDS" --first 1000001 --quiet
 run_suite "mutants (the swarm has teeth)" ./tests/sim/mutants.sh
+run_suite "storage crash test (kill -9, real disk)" env DURATION="${CRASH_SECONDS:-45}" \
+	./tests/storage/crash_test.sh build/release/crash_writer
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then

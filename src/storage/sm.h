@@ -1,0 +1,178 @@
+/*
+ * sm.h — the replicated state machine: the key-value table that committed
+ * log entries are applied to, with the per-group applied index, the client
+ * session table that turns retried writes into replays of their first
+ * result, and snapshots for followers that fell behind the log.
+ *
+ * One interface, two stores (docs/storage-sm.md):
+ *   sm_open_rocks  RocksDB in a directory: what a server runs
+ *   sm_open_mem    an ordered in-memory map: what the simulator runs
+ * Both run the same apply code (sm.c) and produce byte-identical results,
+ * session decisions and snapshots' contents for the same entries.
+ *
+ * Contract for the caller (the server loop or the simulator):
+ *  - Apply every committed entry of a group in index order with sm_apply,
+ *    NOOP and CONF entries included (they advance the applied index; CONF
+ *    entries also update the membership kept for snapshots).  After a
+ *    restart, entries at or below sm_applied_index are refused with
+ *    RP_ERR_EXISTS: skip them.  Any other error means the store failed
+ *    or the caller broke the order; stop the node (never retry an apply
+ *    after an IO error, never after RP_ERR_FSYNC).
+ *  - Errors are util/err.h codes; sm_error_detail says more.
+ *  - The applied index lives in the same atomic batch as the entry's data.
+ *    The store does not promise durability of an apply: after a crash it
+ *    comes back at some earlier applied index with exactly the state of
+ *    entries 1..that index, and the caller re-applies the rest from the
+ *    consensus log.  So the log must keep every entry above the store's
+ *    durable applied index; sm_snapshot_create returns an index that is
+ *    durable, and only up to it may the log prefix be removed.
+ *  - Single-threaded: one thread calls into an sm at a time.
+ *
+ * Ownership: sm_open_* returns an sm the caller frees with sm_close.
+ * Results (sm_result) are the caller's; values point into them.
+ */
+#ifndef RASPUTIN_STORAGE_SM_H
+#define RASPUTIN_STORAGE_SM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "harpoon/harpoon.h"
+#include "storage/sm_cmd.h"
+
+enum {
+	SM_MAX_GROUPS = 1024,		 /* groups with state in one sm */
+	SM_MAX_SESSIONS_DEFAULT = 65536, /* per group */
+};
+
+typedef struct {
+	/* Replicated semantics: these two must be equal on every replica of
+	 * a group, or the replicas' states diverge. */
+	uint32_t max_value_bytes; /* SET/APPEND/CAS values; <= SM_VALUE_MAX_BYTES_LIMIT */
+	uint32_t max_sessions;	  /* per group, >= 1; the longest idle is evicted */
+	/* Local. */
+	uint64_t max_snapshot_bytes;	   /* an incoming archive above this is refused */
+	uint64_t rocks_write_buffer_bytes; /* RocksDB memtable size: bounds what is
+					      re-applied from the log after a crash */
+	uint64_t mem_seed; /* sm_mem's tree shapes; never changes results */
+} sm_config;
+
+void sm_config_default(sm_config *cfg);
+
+typedef struct sm sm;
+
+/* Opens (creating if missing) a RocksDB state machine in directory dir.
+ * An interrupted snapshot install or snapshot creation found there is
+ * discarded.  Returns 0 and *out, or an error; then why[0..why_cap) (may
+ * be NULL) says what failed, e.g. RocksDB's message. */
+int sm_open_rocks(const char *dir, const sm_config *cfg, sm **out, char *why,
+		  size_t why_cap);
+/* An empty in-memory state machine. */
+int sm_open_mem(const sm_config *cfg, sm **out);
+/* Closes and frees; accepts NULL.  RocksDB flushes what is applied. */
+void sm_close(sm *m);
+
+/* The text of the last store error (RocksDB's message, a failed syscall),
+ * "" if none.  Valid until the next call into m. */
+const char *sm_error_detail(const sm *m);
+
+/* What the state machine knows about one group. */
+typedef struct {
+	uint64_t applied_index; /* last entry applied; 0 if none */
+	uint64_t applied_term;	/* its term */
+	hp_conf conf;		/* membership as of applied_index (from CONF entries) */
+	uint32_t session_count;
+} sm_group_state;
+
+/* The last applied index of group (0 if nothing applied). */
+uint64_t sm_applied_index(const sm *m, uint64_t group);
+void sm_group_get(const sm *m, uint64_t group, sm_group_state *out);
+
+/*
+ * Applies committed entry e of group, atomically with the new applied
+ * index.  e->index must be applied_index + 1, else nothing changes and
+ * it returns RP_ERR_EXISTS (already applied: skip) or RP_ERR_INVALID (a
+ * gap, or a term below the last applied one: a bug in the caller).  For HP_ENTRY_NORMAL
+ * entries *res receives the command's result (a malformed command is applied as a no-op
+ * with status SM_ST_BAD_CMD: every replica decides the same); for NOOP and CONF entries
+ * it gets op SM_OP_NONE.  Returns 0, or an error (RP_ERR_IO, RP_ERR_NOMEM,
+ * RP_ERR_CORRUPT, RP_ERR_NOSPC: more than SM_MAX_GROUPS groups) after which nothing of
+ * the entry is applied.
+ */
+int sm_apply(sm *m, uint64_t group, const hp_entry *e, sm_result *res);
+
+/* Local read of the applied state (linearizability is the caller's: read
+ * only after the read index is applied).  Copies the value into *value
+ * and sets *found; an absent key is found == false, never "". */
+int sm_get(sm *m, const uint8_t *key, size_t key_size, sm_buf *value, bool *found);
+
+/* Called for each key in order; key and value are borrowed for the call.
+ * Return 0 to go on, non-zero to stop. */
+typedef int (*sm_scan_cb)(void *ctx, const uint8_t *key, size_t key_size,
+			  const uint8_t *value, size_t value_size);
+/* Visits up to count keys >= start in key order.  Returns 0 or an error. */
+int sm_scan(sm *m, const uint8_t *start, size_t start_size, uint32_t count, sm_scan_cb cb,
+	    void *ctx);
+
+/* The session of (group, client): found, its last seq and the index of
+ * the entry that last touched it.  For tests and INFO. */
+int sm_session_get(sm *m, uint64_t group, uint64_t client, bool *found, uint64_t *seq,
+		   uint64_t *last_index);
+
+/* A 64-bit digest of the whole replicated state (keys, values, applied
+ * indexes, sessions): equal states give equal digests on either store. */
+int sm_digest(sm *m, uint64_t *digest);
+
+/*
+ * Snapshots.  One current snapshot per sm (of the group it was made for):
+ *  - sm_snapshot_create captures the state at group's applied index (> 0),
+ *    makes it durable and makes it the current snapshot, replacing the
+ *    previous one; *meta says which index, term and membership it holds.
+ *    Then the caller may call hp_compact(meta->index).  A RocksDB store
+ *    keeps the current snapshot across restarts.
+ *  - sm_snapshot_current describes it (false if none).
+ *  - sm_snapshot_read serves the archive stream of the current snapshot;
+ *    it has hp_snapshot_read_cb's contract, and returns RP_ERR_NOTFOUND
+ *    when (group, index) is not the current snapshot (the core then starts
+ *    over with its own current one).  sm_snapshot_read_cb is the same
+ *    function with ctx = the sm, to put in hp_config.snapshot_read.
+ * A snapshot covers the whole sm, every group in it: until key ranges
+ * have their own snapshots (sharding), give each group that takes
+ * snapshots an sm of its own.  At startup, if sm_snapshot_current does not
+ * match the snapshot index the log layer restored, create a new one and
+ * hp_compact to it, so the core never points at a snapshot that is gone.
+ * sm_snapshot_create returns RP_ERR_INVALID when nothing is applied yet.
+ */
+int sm_snapshot_create(sm *m, uint64_t group, hp_snapshot_meta *meta);
+bool sm_snapshot_current(const sm *m, uint64_t *group, hp_snapshot_meta *meta);
+/* Total size of the current snapshot's archive stream (0 if none). */
+uint64_t sm_snapshot_size(const sm *m);
+int sm_snapshot_read(sm *m, uint64_t group, uint64_t index, uint64_t offset, uint8_t *buf,
+		     size_t cap, size_t *size, bool *last);
+int sm_snapshot_read_cb(void *ctx, uint64_t group, uint64_t index, uint64_t offset,
+			uint8_t *buf, size_t cap, size_t *size, bool *last);
+
+/*
+ * Receives one chunk of a snapshot for group (rd.snap_chunk).  Chunks come
+ * in order from offset 0; a chunk at offset 0 starts over, dropping any
+ * partial transfer.  The chunk with `last` set completes the transfer:
+ * the archive is checked (every CRC, the index and term against
+ * chunk->meta, the group, the applied index inside it) and the state
+ * machine is replaced atomically — a crash at any point leaves either the
+ * old state or the new one.  Afterwards sm_applied_index(group) ==
+ * chunk->meta.index and the installed state is also the current snapshot
+ * (a node that installed one can serve it).  A transfer cut off before its
+ * last chunk changes nothing; its staging is dropped at close and at the
+ * next open.  The bytes of a chunk need no fsync of their own: neither the
+ * core nor this store resumes a transfer across a restart.
+ * Errors: RP_ERR_INVALID for a chunk out of order (nothing changes),
+ * RP_ERR_CORRUPT / RP_ERR_NOSPC for a stream that fails a check or is
+ * larger than cfg.max_snapshot_bytes (the transfer is dropped, the old
+ * state stays), RP_ERR_IO / RP_ERR_FSYNC from the store: if that came after
+ * the swap, the new state is in place on disk but the store is closed;
+ * stop the node.
+ */
+int sm_install_chunk(sm *m, uint64_t group, const hp_snap_chunk *chunk);
+
+#endif

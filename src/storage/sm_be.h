@@ -1,0 +1,87 @@
+/*
+ * sm_be.h — private to src/storage/sm*.c: the store interface under the
+ * state machine.  sm.c holds every rule (command semantics, sessions,
+ * applied index, snapshot stream framing) and talks to a store only
+ * through this table, so the RocksDB store (sm_rocks.c) and the
+ * in-memory store (sm_mem.c) cannot drift apart in behaviour.
+ *
+ * A store holds two ordered maps of byte strings, SM_CF_DATA (user keys)
+ * and SM_CF_META (applied indexes and sessions), plus one current snapshot
+ * and at most one incoming one.
+ *
+ * Batches: get/put/del act on an open batch that commit makes visible
+ * atomically and abort throws away.  get sees the batch's own writes;
+ * scan sees only committed state (sm.c scans before it writes).
+ */
+#ifndef RASPUTIN_STORAGE_SM_BE_H
+#define RASPUTIN_STORAGE_SM_BE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/sm.h"
+#include "storage/sm_archive.h"
+#include "storage/sm_cmd.h"
+
+typedef enum { SM_CF_DATA = 0, SM_CF_META = 1 } sm_cf;
+
+/* Scan callback: 0 to go on, 1 to stop, negative to fail with that code. */
+typedef int (*sm_be_scan_fn)(void *ctx, const uint8_t *key, size_t key_size,
+			     const uint8_t *value, size_t value_size);
+
+typedef struct sm_be sm_be;
+
+typedef struct {
+	uint32_t kind; /* SM_ARCHIVE_KIND_* of its snapshots */
+
+	/* Copies the value into *out (out->size = its length). */
+	int (*get)(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size, sm_buf *out,
+		   bool *found);
+	int (*put)(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size,
+		   const uint8_t *value, size_t value_size);
+	int (*del)(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size);
+	int (*commit)(sm_be *be);
+	void (*abort)(sm_be *be);
+	/* Keys >= start of committed state, in order, until fn says stop. */
+	int (*scan)(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_size,
+		    sm_be_scan_fn fn, void *ctx);
+
+	/* Makes the committed state a durable snapshot described by h (the
+	 * store sets h->kind and h->file_count), builds its layout into *out
+	 * (CRCs included) and makes it current, dropping the previous one. */
+	int (*snap_create)(sm_be *be, sm_archive_header *h, sm_archive_layout *out);
+	/* The current snapshot kept from an earlier run, if any. */
+	int (*snap_load)(sm_be *be, sm_archive_layout *out, bool *found);
+	/* Reads file `index` of the current snapshot. */
+	int (*snap_read)(sm_be *be, uint32_t index, uint64_t offset, uint8_t *buf,
+			 size_t size);
+
+	/* Incoming snapshot: begin (drops any staged one), the sink the
+	 * archive reader writes files to (ctx = be), a read of the staged
+	 * state's meta map, commit (atomically replaces the live state; the
+	 * batch must be empty) and abort. */
+	int (*install_begin)(sm_be *be);
+	const sm_archive_sink *install_sink;
+	int (*install_get_meta)(sm_be *be, const uint8_t *key, size_t key_size,
+				sm_buf *out, bool *found);
+	int (*install_commit)(sm_be *be);
+	void (*install_abort)(sm_be *be);
+
+	void (*close)(sm_be *be);
+} sm_be_ops;
+
+struct sm_be {
+	const sm_be_ops *ops;
+	char error[256]; /* last error text, "" if none (sm_error_detail) */
+};
+
+/* Wraps an opened store into an sm (sm.c); takes ownership of be, also on
+ * failure, when why (may be NULL) receives the error text. */
+int sm_open_be(sm_be *be, const sm_config *cfg, sm **out, char *why, size_t why_cap);
+/* Records error text for sm_error_detail. */
+void sm_be_set_error(sm_be *be, const char *what, const char *detail);
+/* Checks a config; RP_ERR_INVALID if a field is out of range. */
+int sm_config_check(const sm_config *cfg);
+
+#endif

@@ -1,0 +1,926 @@
+/*
+ * sm_rocks.c — the RocksDB store under the state machine (sm_be.h): what a
+ * server runs.  Column family "default" holds the user keys, "meta" the
+ * applied indexes and the session table; one write batch (with index, so
+ * an apply reads its own writes) per entry.
+ *
+ * RocksDB's own WAL is OFF and atomic_flush is ON (docs/storage-sm.md,
+ * "Durability"): the consensus log already holds every committed entry, so
+ * a second log of the same bytes buys nothing.  After a crash RocksDB comes
+ * back with whatever its last flush made durable, and atomic_flush makes
+ * every flush cover both column families at the same write-batch boundary,
+ * so that state is exactly entries 1..k for the k its meta records; the
+ * caller re-applies k+1.. from the consensus log.  Never flush one column
+ * family by hand (RocksDB's C API here has no multi-family flush): only
+ * automatic flushes, checkpoints and close, which all flush both at once.
+ *
+ * Directory layout:
+ *   <dir>/db                  the live database
+ *   <dir>/snap-<index>        the current snapshot: a checkpoint plus its
+ *                             index file ".rasputin-snapshot" (file names,
+ *                             sizes, CRCs), complete once renamed from
+ *   <dir>/snap.tmp            a snapshot being made
+ *   <dir>/install             a snapshot being received
+ * An install swaps install and db in one renameat2(RENAME_EXCHANGE), then
+ * fsyncs <dir>: a crash before the swap is durable leaves the old db, after
+ * it the new one; never a mix.  Open drops snap.tmp and install.
+ */
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/sm_be.h"
+#include "util/check.h"
+#include "util/crc32c.h"
+
+static const char index_file_name[] = ".rasputin-snapshot";
+static const uint8_t index_magic[8] = {'R', 'A', 'S', 'P', 'S', 'I', 'D', 'X'};
+static const char *const cf_names[2] = {"default", "meta"};
+
+enum { PATH_CAP = 4096, DIR_MAX = PATH_CAP - 128 };
+
+typedef char name_buf[SM_ARCHIVE_NAME_MAX + 1];
+
+typedef struct {
+	sm_be base;
+	char dir[PATH_CAP];
+	uint64_t write_buffer_bytes;
+	rocksdb_options_t *opts; /* DB options; also both families' options */
+	rocksdb_t *db;
+	rocksdb_column_family_handle_t *cf[2];
+	rocksdb_readoptions_t *ropts;
+	rocksdb_writeoptions_t *wopts;
+	rocksdb_writebatch_wi_t *wb;
+	/* current snapshot */
+	bool have_snap;
+	uint64_t snap_index;
+	name_buf *snap_names;
+	uint32_t snap_count;
+	int read_fd;
+	uint32_t read_index;
+	/* incoming snapshot */
+	bool inst_open;
+	int inst_fd;
+	uint64_t inst_left;
+} rocks_be;
+
+/* --- errors, paths, files ---------------------------------------------------- */
+
+/* Records RocksDB's message (and frees it); returns code. */
+static int rocks_fail(rocks_be *b, const char *what, char *err, int code)
+{
+	sm_be_set_error(&b->base, what, err);
+	rocksdb_free(err);
+	return code;
+}
+
+/* Records a failed system call (errno) and maps it to err.h. */
+static int sys_fail(rocks_be *b, const char *what, const char *path)
+{
+	int e = errno;
+	char detail[PATH_CAP + 64];
+	snprintf(detail, sizeof(detail), "%s: %s", path, strerror(e));
+	sm_be_set_error(&b->base, what, detail);
+	if (e == ENOSPC || e == EDQUOT)
+		return RP_ERR_NOSPC;
+	if (e == ENOMEM)
+		return RP_ERR_NOMEM;
+	return RP_ERR_IO;
+}
+
+/* A failed fsync is fatal (err.h, RP_ERR_FSYNC): the node stops. */
+static int sync_fail(rocks_be *b, const char *what, const char *path)
+{
+	(void)sys_fail(b, what, path);
+	return RP_ERR_FSYNC;
+}
+
+static void path_of(const rocks_be *b, const char *name, char out[PATH_CAP])
+{
+	int n = snprintf(out, PATH_CAP, "%s/%s", b->dir, name);
+	RP_CHECK(n > 0 && n < PATH_CAP);
+}
+
+static void snap_dir_name(uint64_t index, char out[32])
+{
+	snprintf(out, 32, "snap-%020llu", (unsigned long long)index);
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes path and everything under it; a missing path is fine. */
+static int rm_rf(rocks_be *b, const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? RP_OK : sys_fail(b, "stat", path);
+	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		return sys_fail(b, "remove", path);
+	return RP_OK;
+}
+
+static int fsync_path(rocks_be *b, const char *path, bool dir)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return sys_fail(b, "open for fsync", path);
+	int rc = fsync(fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc == 0 ? RP_OK : sync_fail(b, "fsync", path);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t r = pread(fd, p, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+/* The regular files of dir except dot-files, sorted: the archive's file
+ * list.  *names is malloc'd (caller frees). */
+static int list_files(rocks_be *b, const char *dir, name_buf **names, uint32_t *count)
+{
+	*names = NULL;
+	*count = 0;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return sys_fail(b, "opendir", dir);
+	uint32_t cap = 0;
+	int rc = RP_OK;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		size_t len = strlen(e->d_name);
+		if (!sm_archive_name_ok(e->d_name, len)) {
+			sm_be_set_error(&b->base, "checkpoint file name not archivable",
+					e->d_name);
+			rc = RP_ERR_INVALID;
+			break;
+		}
+		if (*count == SM_ARCHIVE_MAX_FILES) {
+			rc = RP_ERR_NOSPC;
+			break;
+		}
+		if (*count == cap) {
+			cap = cap ? cap * 2 : 32;
+			name_buf *p = realloc(*names, cap * sizeof(name_buf));
+			if (p == NULL) {
+				rc = RP_ERR_NOMEM;
+				break;
+			}
+			*names = p;
+		}
+		memcpy((*names)[*count], e->d_name, len + 1);
+		(*count)++;
+	}
+	closedir(d);
+	if (rc != RP_OK) {
+		free(*names);
+		*names = NULL;
+		*count = 0;
+		return rc;
+	}
+	if (*count > 1)
+		qsort(*names, *count, sizeof(name_buf), name_cmp);
+	return RP_OK;
+}
+
+/* --- database open / close ------------------------------------------------------ */
+
+static void db_close(rocks_be *b)
+{
+	for (int i = 0; i < 2; i++) {
+		if (b->cf[i] != NULL)
+			rocksdb_column_family_handle_destroy(b->cf[i]);
+		b->cf[i] = NULL;
+	}
+	if (b->db != NULL)
+		rocksdb_close(b->db);
+	b->db = NULL;
+}
+
+static int db_open(rocks_be *b)
+{
+	char path[PATH_CAP];
+	path_of(b, "db", path);
+	const rocksdb_options_t *cf_opts[2] = {b->opts, b->opts};
+	char *err = NULL;
+	b->db = rocksdb_open_column_families(b->opts, path, 2, cf_names, cf_opts, b->cf,
+					     &err);
+	if (err != NULL) {
+		b->db = NULL;
+		b->cf[0] = b->cf[1] = NULL;
+		return rocks_fail(b, "rocksdb open", err, RP_ERR_IO);
+	}
+	return RP_OK;
+}
+
+/* --- batch ---------------------------------------------------------------------- */
+
+static int rocks_get(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size,
+		     sm_buf *out, bool *found)
+{
+	rocks_be *b = (rocks_be *)be;
+	if (b->db == NULL)
+		return RP_ERR_CLOSED; /* a failed install left it closed */
+	size_t len = 0;
+	char *err = NULL;
+	char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
+	    b->wb, b->db, b->ropts, b->cf[cf], (const char *)key, key_size, &len, &err);
+	if (err != NULL)
+		return rocks_fail(b, "rocksdb get", err, RP_ERR_IO);
+	*found = v != NULL;
+	out->size = 0;
+	if (v == NULL)
+		return RP_OK;
+	int rc = sm_buf_set(out, v, len);
+	rocksdb_free(v);
+	return rc;
+}
+
+static int rocks_put(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size,
+		     const uint8_t *value, size_t value_size)
+{
+	rocks_be *b = (rocks_be *)be;
+	rocksdb_writebatch_wi_put_cf(b->wb, b->cf[cf], (const char *)key, key_size,
+				     (const char *)value, value_size);
+	return RP_OK;
+}
+
+static int rocks_del(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size)
+{
+	rocks_be *b = (rocks_be *)be;
+	rocksdb_writebatch_wi_delete_cf(b->wb, b->cf[cf], (const char *)key, key_size);
+	return RP_OK;
+}
+
+static int rocks_commit(sm_be *be)
+{
+	rocks_be *b = (rocks_be *)be;
+	if (b->db == NULL)
+		return RP_ERR_CLOSED; /* a failed install left it closed */
+	char *err = NULL;
+	/* WAL off, no sync: see the top of this file. */
+	rocksdb_write_writebatch_wi(b->db, b->wopts, b->wb, &err);
+	if (err != NULL)
+		return rocks_fail(b, "rocksdb write", err, RP_ERR_IO);
+	rocksdb_writebatch_wi_clear(b->wb);
+	return RP_OK;
+}
+
+static void rocks_abort(sm_be *be)
+{
+	rocks_be *b = (rocks_be *)be;
+	rocksdb_writebatch_wi_clear(b->wb);
+}
+
+static int rocks_scan(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_size,
+		      sm_be_scan_fn fn, void *ctx)
+{
+	rocks_be *b = (rocks_be *)be;
+	if (b->db == NULL)
+		return RP_ERR_CLOSED; /* a failed install left it closed */
+	RP_CHECK(rocksdb_writebatch_wi_count(b->wb) == 0);
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(b->db, b->ropts, b->cf[cf]);
+	if (start_size > 0)
+		rocksdb_iter_seek(it, (const char *)start, start_size);
+	else
+		rocksdb_iter_seek_to_first(it);
+	int rc = RP_OK;
+	while (rocksdb_iter_valid(it)) {
+		size_t ks = 0, vs = 0;
+		const char *k = rocksdb_iter_key(it, &ks);
+		const char *v = rocksdb_iter_value(it, &vs);
+		int r = fn(ctx, (const uint8_t *)k, ks, (const uint8_t *)v, vs);
+		if (r < 0) {
+			rc = r;
+			break;
+		}
+		if (r > 0)
+			break;
+		rocksdb_iter_next(it);
+	}
+	char *err = NULL;
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	if (err != NULL)
+		return rocks_fail(b, "rocksdb iterate", err, RP_ERR_IO);
+	return rc;
+}
+
+/* --- snapshots ------------------------------------------------------------------ */
+
+typedef struct {
+	rocks_be *b;
+	const char *dir;
+	name_buf *names;
+} file_reader;
+
+static int dir_read_fn(void *ctx, uint32_t index, uint64_t offset, uint8_t *buf,
+		       size_t size)
+{
+	file_reader *r = ctx;
+	char path[PATH_CAP];
+	int n = snprintf(path, sizeof(path), "%s/%s", r->dir, r->names[index]);
+	RP_CHECK(n > 0 && n < PATH_CAP);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sys_fail(r->b, "open", path);
+	int rc =
+	    pread_all(fd, buf, size, offset) == 0 ? RP_OK : sys_fail(r->b, "read", path);
+	close(fd);
+	return rc;
+}
+
+/* The snapshot's own index: magic, header size, header, then per file
+ * name length, name, size, CRC; a CRC32C of all of it last. */
+static int index_write(rocks_be *b, const char *dir, const sm_archive_layout *l)
+{
+	sm_buf out;
+	sm_buf_init(&out);
+	uint8_t tmp[16];
+	int rc = sm_buf_append(&out, index_magic, 8);
+	sm_put_u32(tmp, (uint32_t)l->header_size);
+	if (rc == RP_OK)
+		rc = sm_buf_append(&out, tmp, 4);
+	if (rc == RP_OK)
+		rc = sm_buf_append(&out, l->header_bytes, l->header_size);
+	for (uint32_t i = 0; rc == RP_OK && i < l->header.file_count; i++) {
+		const sm_archive_file *f = &l->files[i];
+		size_t len = strlen(f->name);
+		sm_put_u16(tmp, (uint16_t)len);
+		rc = sm_buf_append(&out, tmp, 2);
+		if (rc == RP_OK)
+			rc = sm_buf_append(&out, f->name, len);
+		sm_put_u64(tmp, f->size);
+		sm_put_u32(tmp + 8, f->crc);
+		if (rc == RP_OK)
+			rc = sm_buf_append(&out, tmp, 12);
+	}
+	sm_put_u32(tmp, crc32c(out.data, out.size));
+	if (rc == RP_OK)
+		rc = sm_buf_append(&out, tmp, 4);
+	if (rc != RP_OK) {
+		sm_buf_deinit(&out);
+		return rc;
+	}
+	char path[PATH_CAP];
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, index_file_name);
+	RP_CHECK(n > 0 && n < PATH_CAP);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		sm_buf_deinit(&out);
+		return sys_fail(b, "create", path);
+	}
+	rc = RP_OK;
+	if (write_all(fd, out.data, out.size) != 0)
+		rc = sys_fail(b, "write", path);
+	else if (fsync(fd) != 0)
+		rc = sync_fail(b, "fsync", path);
+	close(fd);
+	sm_buf_deinit(&out);
+	return rc;
+}
+
+/* Reads a snapshot directory's index back into a layout and its names. */
+static int index_read(const char *dir, sm_archive_layout *l, name_buf **names)
+{
+	char path[PATH_CAP];
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, index_file_name);
+	RP_CHECK(n > 0 && n < PATH_CAP);
+	*names = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return RP_ERR_CORRUPT;
+	struct stat st;
+	uint8_t *data = NULL;
+	int rc = RP_ERR_CORRUPT;
+	if (fstat(fd, &st) == 0 && st.st_size >= 16 && st.st_size <= (64 << 20)) {
+		data = malloc((size_t)st.st_size);
+		if (data != NULL && pread_all(fd, data, (size_t)st.st_size, 0) == 0)
+			rc = RP_OK;
+	}
+	close(fd);
+	if (rc != RP_OK) {
+		free(data);
+		return rc;
+	}
+	size_t size = (size_t)st.st_size;
+	const uint8_t *p = data, *end = data + size - 4;
+	rc = RP_ERR_CORRUPT;
+	sm_archive_header h;
+	uint32_t hsize;
+	if (crc32c(data, size - 4) != sm_get_u32(end) || memcmp(p, index_magic, 8) != 0)
+		goto out;
+	hsize = sm_get_u32(p + 8);
+	p += 12;
+	if (hsize > (size_t)(end - p) || sm_archive_header_decode(p, hsize, &h) != RP_OK)
+		goto out;
+	p += hsize;
+	if (h.kind != SM_ARCHIVE_KIND_ROCKS)
+		goto out;
+	if (sm_archive_layout_init(l, &h) != RP_OK)
+		goto out;
+	*names = calloc(h.file_count ? h.file_count : 1, sizeof(name_buf));
+	if (*names == NULL)
+		goto out_layout;
+	for (uint32_t i = 0; i < h.file_count; i++) {
+		if (end - p < 2)
+			goto out_layout;
+		uint16_t len = sm_get_u16(p);
+		p += 2;
+		if (len == 0 || len > SM_ARCHIVE_NAME_MAX ||
+		    (size_t)(end - p) < (size_t)len + 12)
+			goto out_layout;
+		memcpy((*names)[i], p, len);
+		(*names)[i][len] = '\0';
+		p += len;
+		uint64_t fsize = sm_get_u64(p);
+		uint32_t crc = sm_get_u32(p + 8);
+		p += 12;
+		char fpath[PATH_CAP];
+		n = snprintf(fpath, sizeof(fpath), "%s/%s", dir, (*names)[i]);
+		RP_CHECK(n > 0 && n < PATH_CAP);
+		struct stat fst;
+		if (stat(fpath, &fst) != 0 || (uint64_t)fst.st_size != fsize)
+			goto out_layout;
+		if (sm_archive_layout_add(l, i, (*names)[i], fsize, crc) != RP_OK)
+			goto out_layout;
+	}
+	if (p != end)
+		goto out_layout;
+	rc = RP_OK;
+	goto out;
+out_layout:
+	sm_archive_layout_deinit(l);
+	free(*names);
+	*names = NULL;
+out:
+	free(data);
+	return rc;
+}
+
+static void snap_forget(rocks_be *b)
+{
+	if (b->read_fd >= 0)
+		close(b->read_fd);
+	b->read_fd = -1;
+	free(b->snap_names);
+	b->snap_names = NULL;
+	b->snap_count = 0;
+	b->have_snap = false;
+}
+
+static int rocks_snap_create(sm_be *be, sm_archive_header *h, sm_archive_layout *out)
+{
+	rocks_be *b = (rocks_be *)be;
+	if (b->db == NULL)
+		return RP_ERR_CLOSED; /* a failed install left it closed */
+	RP_CHECK(rocksdb_writebatch_wi_count(b->wb) == 0);
+	char tmp[PATH_CAP];
+	path_of(b, "snap.tmp", tmp);
+	int rc = rm_rf(b, tmp);
+	if (rc != RP_OK)
+		return rc;
+	/* log_size_for_flush 0: flush first.  With atomic_flush that flushes
+	 * both families at once, which makes h->index durable in the live db
+	 * too: the log prefix up to it may go. */
+	char *err = NULL;
+	rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(b->db, &err);
+	if (err != NULL)
+		return rocks_fail(b, "rocksdb checkpoint", err, RP_ERR_IO);
+	rocksdb_checkpoint_create(cp, tmp, 0, &err);
+	rocksdb_checkpoint_object_destroy(cp);
+	if (err != NULL)
+		return rocks_fail(b, "rocksdb checkpoint", err, RP_ERR_IO);
+
+	name_buf *names = NULL;
+	uint32_t count = 0;
+	rc = list_files(b, tmp, &names, &count);
+	if (rc != RP_OK)
+		return rc;
+	h->kind = SM_ARCHIVE_KIND_ROCKS;
+	h->file_count = count;
+	rc = sm_archive_layout_init(out, h);
+	if (rc != RP_OK) {
+		free(names);
+		return rc;
+	}
+	file_reader fr = {b, tmp, names};
+	for (uint32_t i = 0; rc == RP_OK && i < count; i++) {
+		char fpath[PATH_CAP];
+		int n = snprintf(fpath, sizeof(fpath), "%s/%s", tmp, names[i]);
+		RP_CHECK(n > 0 && n < PATH_CAP);
+		struct stat st;
+		uint32_t crc = 0;
+		if (stat(fpath, &st) != 0) {
+			rc = sys_fail(b, "stat", fpath);
+			break;
+		}
+		rc = sm_archive_record_crc(names[i], (uint64_t)st.st_size, i, dir_read_fn,
+					   &fr, &crc);
+		if (rc == RP_OK)
+			rc = sm_archive_layout_add(out, i, names[i], (uint64_t)st.st_size,
+						   crc);
+		if (rc == RP_OK)
+			rc = fsync_path(b, fpath, false);
+	}
+	if (rc == RP_OK)
+		rc = index_write(b, tmp, out);
+	if (rc == RP_OK)
+		rc = fsync_path(b, tmp, true);
+	char dname[32], final[PATH_CAP];
+	snap_dir_name(h->index, dname);
+	path_of(b, dname, final);
+	if (rc == RP_OK && b->have_snap && b->snap_index == h->index) {
+		snap_forget(b); /* replaced below */
+	}
+	if (rc == RP_OK)
+		rc = rm_rf(b, final);
+	if (rc == RP_OK && rename(tmp, final) != 0)
+		rc = sys_fail(b, "rename", final);
+	if (rc == RP_OK)
+		rc = fsync_path(b, b->dir, true);
+	if (rc != RP_OK) {
+		sm_archive_layout_deinit(out);
+		free(names);
+		return rc;
+	}
+	/* The new snapshot is durable: the old one can go. */
+	if (b->have_snap && b->snap_index != h->index) {
+		char old[32], oldpath[PATH_CAP];
+		snap_dir_name(b->snap_index, old);
+		path_of(b, old, oldpath);
+		snap_forget(b);
+		(void)rm_rf(b, oldpath); /* a leftover is removed at the next open */
+	}
+	snap_forget(b);
+	b->have_snap = true;
+	b->snap_index = h->index;
+	b->snap_names = names;
+	b->snap_count = count;
+	return RP_OK;
+}
+
+/* Finds the newest complete snapshot directory, drops the others. */
+static int rocks_snap_load(sm_be *be, sm_archive_layout *out, bool *found)
+{
+	rocks_be *b = (rocks_be *)be;
+	*found = false;
+	DIR *d = opendir(b->dir);
+	if (d == NULL)
+		return sys_fail(b, "opendir", b->dir);
+	uint64_t best = 0;
+	bool any = false;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		unsigned long long idx;
+		char tail;
+		if (strncmp(e->d_name, "snap-", 5) != 0 || strlen(e->d_name) != 25 ||
+		    sscanf(e->d_name + 5, "%20llu%c", &idx, &tail) != 1)
+			continue;
+		if (!any || idx > best)
+			best = idx;
+		any = true;
+	}
+	closedir(d);
+	if (!any)
+		return RP_OK;
+	/* Remove every snap-* but the newest; keep the newest if its index
+	 * reads back. */
+	d = opendir(b->dir);
+	if (d == NULL)
+		return sys_fail(b, "opendir", b->dir);
+	char keep[32];
+	snap_dir_name(best, keep);
+	int rc = RP_OK;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "snap-", 5) != 0 || strcmp(e->d_name, keep) == 0)
+			continue;
+		char p[PATH_CAP];
+		path_of(b, e->d_name, p);
+		rc = rm_rf(b, p);
+		if (rc != RP_OK)
+			break;
+	}
+	closedir(d);
+	if (rc != RP_OK)
+		return rc;
+	char path[PATH_CAP];
+	path_of(b, keep, path);
+	name_buf *names = NULL;
+	if (index_read(path, out, &names) != RP_OK)
+		return rm_rf(b, path); /* unreadable: as if never made */
+	b->have_snap = true;
+	b->snap_index = out->header.index;
+	b->snap_names = names;
+	b->snap_count = out->header.file_count;
+	*found = true;
+	return RP_OK;
+}
+
+static int rocks_snap_read(sm_be *be, uint32_t index, uint64_t offset, uint8_t *buf,
+			   size_t size)
+{
+	rocks_be *b = (rocks_be *)be;
+	if (!b->have_snap || index >= b->snap_count)
+		return RP_ERR_NOTFOUND;
+	if (b->read_fd < 0 || b->read_index != index) {
+		if (b->read_fd >= 0)
+			close(b->read_fd);
+		char dname[32], path[PATH_CAP];
+		snap_dir_name(b->snap_index, dname);
+		int n = snprintf(path, sizeof(path), "%s/%s/%s", b->dir, dname,
+				 b->snap_names[index]);
+		RP_CHECK(n > 0 && n < PATH_CAP);
+		b->read_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (b->read_fd < 0)
+			return sys_fail(b, "open", path);
+		b->read_index = index;
+	}
+	if (pread_all(b->read_fd, buf, size, offset) != 0)
+		return sys_fail(b, "read", b->snap_names[index]);
+	return RP_OK;
+}
+
+/* --- install -------------------------------------------------------------------- */
+
+static void inst_close_file(rocks_be *b)
+{
+	if (b->inst_open)
+		close(b->inst_fd);
+	b->inst_open = false;
+	b->inst_fd = -1;
+}
+
+static int rocks_install_begin(sm_be *be)
+{
+	rocks_be *b = (rocks_be *)be;
+	inst_close_file(b);
+	char path[PATH_CAP];
+	path_of(b, "install", path);
+	int rc = rm_rf(b, path);
+	if (rc != RP_OK)
+		return rc;
+	if (mkdir(path, 0755) != 0)
+		return sys_fail(b, "mkdir", path);
+	return RP_OK;
+}
+
+static int inst_file_begin(void *ctx, const char *name, uint64_t size)
+{
+	rocks_be *b = ctx;
+	RP_CHECK(!b->inst_open);
+	char dir[PATH_CAP], path[PATH_CAP];
+	path_of(b, "install", dir);
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	RP_CHECK(n > 0 && n < PATH_CAP);
+	/* O_EXCL: a name twice in one archive is an error, not an overwrite. */
+	b->inst_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (b->inst_fd < 0)
+		return errno == EEXIST ? RP_ERR_CORRUPT : sys_fail(b, "create", path);
+	b->inst_open = true;
+	b->inst_left = size;
+	return RP_OK;
+}
+
+static int inst_file_data(void *ctx, const uint8_t *data, size_t size)
+{
+	rocks_be *b = ctx;
+	RP_CHECK(b->inst_open);
+	RP_CHECK(size <= b->inst_left);
+	if (write_all(b->inst_fd, data, size) != 0)
+		return sys_fail(b, "write", "install");
+	b->inst_left -= size;
+	return RP_OK;
+}
+
+static int inst_file_end(void *ctx)
+{
+	rocks_be *b = ctx;
+	RP_CHECK(b->inst_open);
+	RP_CHECK(b->inst_left == 0);
+	/* Each file is durable before the swap can happen. */
+	int rc =
+	    fdatasync(b->inst_fd) == 0 ? RP_OK : sync_fail(b, "fdatasync", "install");
+	inst_close_file(b);
+	return rc;
+}
+
+static const sm_archive_sink rocks_sink = {inst_file_begin, inst_file_data,
+					   inst_file_end};
+
+static int rocks_install_get_meta(sm_be *be, const uint8_t *key, size_t key_size,
+				  sm_buf *out, bool *found)
+{
+	rocks_be *b = (rocks_be *)be;
+	char path[PATH_CAP];
+	path_of(b, "install", path);
+	const rocksdb_options_t *cf_opts[2] = {b->opts, b->opts};
+	rocksdb_column_family_handle_t *cf[2] = {NULL, NULL};
+	char *err = NULL;
+	rocksdb_t *db = rocksdb_open_for_read_only_column_families(
+	    b->opts, path, 2, cf_names, cf_opts, cf, 0, &err);
+	if (err != NULL)
+		return rocks_fail(b, "rocksdb open received snapshot", err,
+				  RP_ERR_CORRUPT);
+	size_t len = 0;
+	char *v = rocksdb_get_cf(db, b->ropts, cf[SM_CF_META], (const char *)key,
+				 key_size, &len, &err);
+	int rc = RP_OK;
+	if (err != NULL) {
+		rc = rocks_fail(b, "rocksdb read received snapshot", err, RP_ERR_CORRUPT);
+	} else {
+		*found = v != NULL;
+		out->size = 0;
+		if (v != NULL)
+			rc = sm_buf_set(out, v, len);
+	}
+	rocksdb_free(v);
+	rocksdb_column_family_handle_destroy(cf[0]);
+	rocksdb_column_family_handle_destroy(cf[1]);
+	rocksdb_close(db);
+	return rc;
+}
+
+static int rocks_install_commit(sm_be *be)
+{
+	rocks_be *b = (rocks_be *)be;
+	RP_CHECK(!b->inst_open);
+	RP_CHECK(rocksdb_writebatch_wi_count(b->wb) == 0);
+	char inst[PATH_CAP], live[PATH_CAP];
+	path_of(b, "install", inst);
+	path_of(b, "db", live);
+	int rc = fsync_path(b, inst, true);
+	if (rc != RP_OK) {
+		(void)rm_rf(b, inst);
+		return rc;
+	}
+	db_close(b);
+	/* The one step that switches states. */
+	if (renameat2(AT_FDCWD, inst, AT_FDCWD, live, RENAME_EXCHANGE) != 0) {
+		rc = sys_fail(b, "renameat2(RENAME_EXCHANGE)", live);
+		(void)rm_rf(b, inst);
+		int rc2 = db_open(b);
+		return rc2 != RP_OK ? rc2 : rc;
+	}
+	/* Until this fsync returns, a crash may leave either state, both whole.
+	 * A failed fsync stops the node (never retried): db stays closed. */
+	rc = fsync_path(b, b->dir, true);
+	if (rc != RP_OK)
+		return rc;
+	(void)rm_rf(b, inst); /* the old db; a leftover is removed at open */
+	return db_open(b);
+}
+
+static void rocks_install_abort(sm_be *be)
+{
+	rocks_be *b = (rocks_be *)be;
+	inst_close_file(b);
+	char path[PATH_CAP];
+	path_of(b, "install", path);
+	(void)rm_rf(b, path);
+}
+
+/* --- open / close ----------------------------------------------------------------- */
+
+static void rocks_close(sm_be *be)
+{
+	rocks_be *b = (rocks_be *)be;
+	inst_close_file(b);
+	snap_forget(b);
+	db_close(b);
+	if (b->wb != NULL)
+		rocksdb_writebatch_wi_destroy(b->wb);
+	if (b->ropts != NULL)
+		rocksdb_readoptions_destroy(b->ropts);
+	if (b->wopts != NULL)
+		rocksdb_writeoptions_destroy(b->wopts);
+	if (b->opts != NULL)
+		rocksdb_options_destroy(b->opts);
+	free(b);
+}
+
+static const sm_be_ops rocks_ops = {
+    .kind = SM_ARCHIVE_KIND_ROCKS,
+    .get = rocks_get,
+    .put = rocks_put,
+    .del = rocks_del,
+    .commit = rocks_commit,
+    .abort = rocks_abort,
+    .scan = rocks_scan,
+    .snap_create = rocks_snap_create,
+    .snap_load = rocks_snap_load,
+    .snap_read = rocks_snap_read,
+    .install_begin = rocks_install_begin,
+    .install_sink = &rocks_sink,
+    .install_get_meta = rocks_install_get_meta,
+    .install_commit = rocks_install_commit,
+    .install_abort = rocks_install_abort,
+    .close = rocks_close,
+};
+
+static int rocks_prepare(rocks_be *b)
+{
+	if (mkdir(b->dir, 0755) != 0 && errno != EEXIST)
+		return sys_fail(b, "mkdir", b->dir);
+	char path[PATH_CAP];
+	path_of(b, "install", path);
+	int rc = rm_rf(b, path);
+	path_of(b, "snap.tmp", path);
+	if (rc == RP_OK)
+		rc = rm_rf(b, path);
+	if (rc != RP_OK)
+		return rc;
+
+	b->opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(b->opts, 1);
+	rocksdb_options_set_create_missing_column_families(b->opts, 1);
+	/* WAL off (below) requires it: see the top of this file. */
+	rocksdb_options_set_atomic_flush(b->opts, 1);
+	rocksdb_options_set_write_buffer_size(b->opts, (size_t)b->write_buffer_bytes);
+	rocksdb_options_set_keep_log_file_num(b->opts, 4);
+	b->ropts = rocksdb_readoptions_create();
+	b->wopts = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_disable_WAL(b->wopts, 1);
+	rocksdb_writeoptions_set_sync(b->wopts, 0);
+	/* overwrite_keys: reads of the batch see the latest write per key. */
+	b->wb = rocksdb_writebatch_wi_create(0, 1);
+	return db_open(b);
+}
+
+int sm_open_rocks(const char *dir, const sm_config *cfg, sm **out, char *why,
+		  size_t why_cap)
+{
+	*out = NULL;
+	if (why != NULL && why_cap > 0)
+		why[0] = '\0';
+	int rc = sm_config_check(cfg);
+	if (rc != RP_OK)
+		return rc;
+	if (dir == NULL || dir[0] == '\0' || strlen(dir) > DIR_MAX)
+		return RP_ERR_INVALID;
+	rocks_be *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return RP_ERR_NOMEM;
+	b->base.ops = &rocks_ops;
+	memcpy(b->dir, dir, strlen(dir) + 1);
+	b->write_buffer_bytes = cfg->rocks_write_buffer_bytes;
+	b->read_fd = -1;
+	b->inst_fd = -1;
+	rc = rocks_prepare(b);
+	if (rc != RP_OK) {
+		/* The caller has no sm to ask sm_error_detail. */
+		if (why != NULL && why_cap > 0)
+			snprintf(why, why_cap, "%s", b->base.error);
+		rocks_close(&b->base);
+		return rc;
+	}
+	return sm_open_be(&b->base, cfg, out, why, why_cap);
+}

@@ -1,0 +1,1452 @@
+/*
+ * test_sm.c — the replicated state machine on both stores: the semantics
+ * of every command (the seed README's CAS and DEL included), the applied
+ * index and its order rules, client sessions and their eviction, a
+ * RocksDB store that survives close/reopen and a SIGKILL between apply
+ * and flush, snapshots streamed and installed (also cut off halfway or
+ * corrupted), a follower catching up after the leader compacted past it,
+ * and byte-identical results from sm_mem and sm_rocks on 5,000 random
+ * commands.
+ *
+ * Most cases run twice, once per store (the _mem and _rocks suffixes).
+ * The crash case re-executes this binary as a child (SM_TEST_CRASH_CHILD in
+ * its environment): a fresh process, so RocksDB's threads start there.
+ */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "storage/sm.h"
+#include "test.h"
+#include "util/prng.h"
+
+/* --- fixture ----------------------------------------------------------------- */
+
+typedef struct {
+	sm *m;
+	bool rocks;
+	char tmp[64]; /* mkdtemp'd */
+	char dir[96]; /* the store's directory inside it */
+	sm_config cfg;
+	sm_result res;
+	sm_buf enc;
+	uint64_t group;
+	uint64_t term;
+} fx;
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rmrf(const char *path)
+{
+	(void)nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+static void fx_open_store(fx *f)
+{
+	char why[256];
+	int rc = f->rocks ? sm_open_rocks(f->dir, &f->cfg, &f->m, why, sizeof(why))
+			  : sm_open_mem(&f->cfg, &f->m);
+	if (rc != 0 && f->rocks)
+		printf("    open: %s\n", why);
+	CHECK_EQ(rc, 0);
+}
+
+static void fx_open_cfg(fx *f, bool rocks, const sm_config *cfg)
+{
+	memset(f, 0, sizeof(*f));
+	f->rocks = rocks;
+	f->cfg = *cfg;
+	f->group = 1;
+	f->term = 1;
+	sm_result_init(&f->res);
+	sm_buf_init(&f->enc);
+	if (rocks) {
+		strcpy(f->tmp, "/tmp/test_sm.XXXXXX");
+		CHECK(mkdtemp(f->tmp) != NULL);
+		snprintf(f->dir, sizeof(f->dir), "%s/sm", f->tmp);
+	}
+	fx_open_store(f);
+}
+
+static void fx_open(fx *f, bool rocks)
+{
+	sm_config cfg;
+	sm_config_default(&cfg);
+	fx_open_cfg(f, rocks, &cfg);
+}
+
+/* Close and open again: a RocksDB store keeps its state. */
+static void fx_reopen(fx *f)
+{
+	CHECK(f->rocks);
+	sm_close(f->m);
+	f->m = NULL;
+	fx_open_store(f);
+}
+
+static void fx_done(fx *f)
+{
+	sm_close(f->m);
+	f->m = NULL;
+	if (f->rocks)
+		rmrf(f->tmp);
+	sm_result_deinit(&f->res);
+	sm_buf_deinit(&f->enc);
+}
+
+/* Applies one entry at the next index; returns sm_apply's code. */
+static int fx_entry(fx *f, uint8_t type, const uint8_t *data, size_t size)
+{
+	hp_entry e;
+	memset(&e, 0, sizeof(e));
+	e.index = sm_applied_index(f->m, f->group) + 1;
+	e.term = f->term;
+	e.type = type;
+	e.size_bytes = (uint32_t)size;
+	e.data = size ? data : NULL;
+	return sm_apply(f->m, f->group, &e, &f->res);
+}
+
+/* Encodes and applies a command; the result is in f->res. */
+static void fx_run(fx *f, const sm_cmd *c)
+{
+	sm_cmd_limits lim = {f->cfg.max_value_bytes};
+	f->enc.size = 0;
+	CHECK_EQ(sm_cmd_encode_buf(c, &lim, &f->enc), 0);
+	uint64_t before = sm_applied_index(f->m, f->group);
+	CHECK_EQ(fx_entry(f, HP_ENTRY_NORMAL, f->enc.data, f->enc.size), 0);
+	CHECK_EQ(sm_applied_index(f->m, f->group), before + 1);
+	CHECK_EQ(f->res.op, c->op);
+}
+
+static sm_value sv(const char *s)
+{
+	sm_value v = {false, 0, NULL};
+	if (s != NULL) {
+		v.present = true;
+		v.size = (uint32_t)strlen(s);
+		v.data = (const uint8_t *)s;
+	}
+	return v;
+}
+
+static sm_cmd c_set(const char *k, const char *v, uint16_t flags)
+{
+	sm_cmd c = {0};
+	c.op = SM_OP_SET, c.key = sv(k), c.value = sv(v), c.flags = flags;
+	return c;
+}
+
+static sm_cmd c_get(const char *k)
+{
+	sm_cmd c = {0};
+	c.op = SM_OP_GET, c.key = sv(k);
+	return c;
+}
+
+/* expected / new NULL = nil */
+static sm_cmd c_cas(const char *k, const char *expected, const char *new_value)
+{
+	sm_cmd c = {0};
+	c.op = SM_OP_CAS, c.key = sv(k), c.value = sv(expected), c.value2 = sv(new_value);
+	return c;
+}
+
+static sm_cmd c_incr(const char *k, int64_t d)
+{
+	sm_cmd c = {0};
+	c.op = SM_OP_INCRBY, c.key = sv(k), c.delta = d;
+	return c;
+}
+
+static sm_cmd c_append(const char *k, const char *v)
+{
+	sm_cmd c = {0};
+	c.op = SM_OP_APPEND, c.key = sv(k), c.value = sv(v);
+	return c;
+}
+
+static sm_cmd c_del(const sm_value *keys, uint32_t n)
+{
+	sm_cmd c = {0};
+	c.op = SM_OP_DEL, c.keys = keys, c.key_count = n;
+	return c;
+}
+
+static sm_cmd with_session(sm_cmd c, uint64_t client, uint64_t seq)
+{
+	c.client = client;
+	c.seq = seq;
+	return c;
+}
+
+/* Value i of the result is v (NULL = nil). */
+static void expect_value(const sm_result *r, uint32_t i, const char *v)
+{
+	sm_value got;
+	CHECK(sm_result_value(r, i, &got));
+	if (v == NULL) {
+		CHECK(!got.present);
+		return;
+	}
+	CHECK(got.present);
+	CHECK_EQ(got.size, strlen(v));
+	CHECK(got.size == 0 || memcmp(got.data, v, got.size) == 0);
+}
+
+/* The stored value of k is v (NULL = absent), read locally. */
+static void expect_stored(fx *f, const char *k, const char *v)
+{
+	sm_buf b;
+	sm_buf_init(&b);
+	bool found = true;
+	CHECK_EQ(sm_get(f->m, (const uint8_t *)k, strlen(k), &b, &found), 0);
+	if (v == NULL) {
+		CHECK(!found);
+	} else {
+		CHECK(found);
+		CHECK_EQ(b.size, strlen(v));
+		CHECK(b.size == 0 || memcmp(b.data, v, b.size) == 0);
+	}
+	sm_buf_deinit(&b);
+}
+
+static uint64_t digest(sm *m)
+{
+	uint64_t d = 0;
+	CHECK_EQ(sm_digest(m, &d), 0);
+	return d;
+}
+
+#define BOTH(name)                                                                       \
+	static void name(bool rocks);                                                    \
+	TEST(name##_mem)                                                                 \
+	{                                                                                \
+		name(false);                                                             \
+	}                                                                                \
+	TEST(name##_rocks)                                                               \
+	{                                                                                \
+		name(true);                                                              \
+	}                                                                                \
+	static void name(bool rocks)
+
+/* --- command semantics -------------------------------------------------------- */
+
+BOTH(seed_readme_example)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = c_set("k1", "v1", 0);
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	c = c_get("k1");
+	fx_run(&f, &c);
+	expect_value(&f.res, 0, "v1");
+	/* CAS returns the current value, and sets the success flag accordingly */
+	c = c_cas("k1", "v1", "v12");
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	expect_value(&f.res, 0, "v12");
+	c = c_cas("k1", "vNever", "vNever2");
+	fx_run(&f, &c);
+	CHECK(!f.res.success);
+	expect_value(&f.res, 0, "v12");
+	c = c_cas("k1", "v12", "v13");
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	expect_value(&f.res, 0, "v13");
+	/* deletes return the last value */
+	sm_value k1 = sv("k1");
+	c = c_del(&k1, 1);
+	c.flags = SM_DEL_GET;
+	fx_run(&f, &c);
+	expect_value(&f.res, 0, "v13");
+	CHECK_EQ(f.res.integer, 1);
+	c = c_get("k1");
+	fx_run(&f, &c);
+	CHECK(!f.res.success);
+	expect_value(&f.res, 0, NULL);
+	CHECK_EQ(sm_applied_index(f.m, 1), 7);
+	fx_done(&f);
+}
+
+BOTH(get_of_missing_key_is_absent_not_empty)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = c_set("empty", "", 0);
+	fx_run(&f, &c);
+	c = c_get("empty");
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	expect_value(&f.res, 0, "");
+	c = c_get("missing");
+	fx_run(&f, &c);
+	CHECK(!f.res.success);
+	expect_value(&f.res, 0, NULL);
+	expect_stored(&f, "empty", "");
+	expect_stored(&f, "missing", NULL);
+	/* and a key longer than any stored one is simply absent */
+	static uint8_t big[SM_KEY_MAX_BYTES + 1];
+	sm_buf b;
+	sm_buf_init(&b);
+	bool found = true;
+	CHECK_EQ(sm_get(f.m, big, sizeof(big), &b, &found), 0);
+	CHECK(!found);
+	sm_buf_deinit(&b);
+	fx_done(&f);
+}
+
+BOTH(set_flags)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = c_set("k", "a", SM_SET_XX); /* XX on a missing key: not written */
+	fx_run(&f, &c);
+	CHECK(!f.res.success);
+	CHECK_EQ(f.res.value_count, 0);
+	expect_stored(&f, "k", NULL);
+	c = c_set("k", "b", SM_SET_NX | SM_SET_GET); /* NX on missing: written, old nil */
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	CHECK_EQ(f.res.value_count, 1);
+	expect_value(&f.res, 0, NULL);
+	expect_stored(&f, "k", "b");
+	c = c_set("k", "c", SM_SET_NX); /* NX on present: not written */
+	fx_run(&f, &c);
+	CHECK(!f.res.success);
+	expect_stored(&f, "k", "b");
+	c = c_set("k", "d", SM_SET_XX | SM_SET_GET); /* XX on present: written, old b */
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	expect_value(&f.res, 0, "b");
+	expect_stored(&f, "k", "d");
+	c = c_set("k", "e", SM_SET_GET);
+	fx_run(&f, &c);
+	expect_value(&f.res, 0, "d");
+	expect_stored(&f, "k", "e");
+	fx_done(&f);
+}
+
+BOTH(del_returns_last_values)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = c_set("a", "1", 0);
+	fx_run(&f, &c);
+	c = c_set("b", "2", 0);
+	fx_run(&f, &c);
+	/* a, missing, b, and a again (already deleted by this command) */
+	sm_value keys[4] = {sv("a"), sv("zz"), sv("b"), sv("a")};
+	c = c_del(keys, 4);
+	c.flags = SM_DEL_GET;
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.value_count, 4);
+	expect_value(&f.res, 0, "1");
+	expect_value(&f.res, 1, NULL);
+	expect_value(&f.res, 2, "2");
+	expect_value(&f.res, 3, NULL);
+	CHECK_EQ(f.res.integer, 2);
+	CHECK(f.res.success);
+	expect_stored(&f, "a", NULL);
+	expect_stored(&f, "b", NULL);
+	c = c_del(keys, 1);
+	c.flags = SM_DEL_GET;
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, 0);
+	CHECK(!f.res.success);
+	expect_value(&f.res, 0, NULL);
+	/* without GET (Redis's DEL): the count only */
+	c = c_set("a", "1", 0);
+	fx_run(&f, &c);
+	c = c_del(keys, 4);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, 1);
+	CHECK_EQ(f.res.value_count, 0);
+	expect_stored(&f, "a", NULL);
+	fx_done(&f);
+}
+
+BOTH(cas_with_nil)
+{
+	fx f;
+	fx_open(&f, rocks);
+	/* a missing key compares as nil */
+	sm_cmd c = c_cas("k", "x", "y");
+	fx_run(&f, &c);
+	CHECK(!f.res.success);
+	expect_value(&f.res, 0, NULL);
+	expect_stored(&f, "k", NULL);
+	c = c_cas("k", NULL, "first");
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	expect_value(&f.res, 0, "first");
+	/* nil expected on a present key fails; "" is not nil */
+	c = c_cas("k", NULL, "second");
+	fx_run(&f, &c);
+	CHECK(!f.res.success);
+	expect_value(&f.res, 0, "first");
+	c = c_cas("k", "", "second");
+	fx_run(&f, &c);
+	CHECK(!f.res.success);
+	/* swapping to nil deletes */
+	c = c_cas("k", "first", NULL);
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	expect_value(&f.res, 0, NULL);
+	expect_stored(&f, "k", NULL);
+	c = c_cas("k", NULL, NULL);
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	expect_stored(&f, "k", NULL);
+	fx_done(&f);
+}
+
+BOTH(incrby_semantics)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = c_incr("n", 5); /* missing counts as 0 */
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.status, SM_ST_OK);
+	CHECK_EQ(f.res.integer, 5);
+	expect_stored(&f, "n", "5");
+	c = c_incr("n", -12);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, (uint64_t)-7);
+	expect_stored(&f, "n", "-7");
+	c = c_set("t", "abc", 0);
+	fx_run(&f, &c);
+	c = c_incr("t", 1);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.status, SM_ST_NOT_INTEGER);
+	expect_stored(&f, "t", "abc");
+	c = c_set("big", "9223372036854775806", 0);
+	fx_run(&f, &c);
+	c = c_incr("big", 1);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, (uint64_t)INT64_MAX);
+	c = c_incr("big", 1);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.status, SM_ST_OVERFLOW);
+	expect_stored(&f, "big", "9223372036854775807");
+	c = c_set("low", "-9223372036854775807", 0);
+	fx_run(&f, &c);
+	c = c_incr("low", INT64_MIN);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.status, SM_ST_OVERFLOW);
+	c = c_incr("low", -1);
+	fx_run(&f, &c);
+	expect_stored(&f, "low", "-9223372036854775808");
+	fx_done(&f);
+}
+
+BOTH(append_semantics)
+{
+	sm_config cfg;
+	sm_config_default(&cfg);
+	cfg.max_value_bytes = 8;
+	fx f;
+	fx_open_cfg(&f, rocks, &cfg);
+	sm_cmd c = c_append("log", "abc");
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, 3);
+	c = c_append("log", "defgh");
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, 8);
+	expect_stored(&f, "log", "abcdefgh");
+	c = c_append("log", "i");
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.status, SM_ST_TOO_LARGE);
+	CHECK_EQ(f.res.integer, 8);
+	expect_stored(&f, "log", "abcdefgh");
+	fx_done(&f);
+}
+
+BOTH(malformed_noop_and_conf_entries_advance_the_index)
+{
+	fx f;
+	fx_open(&f, rocks);
+	uint64_t d0 = digest(f.m);
+	const uint8_t junk[] = {1, 2, 3, 4, 5};
+	CHECK_EQ(fx_entry(&f, HP_ENTRY_NORMAL, junk, sizeof(junk)), 0);
+	CHECK_EQ(f.res.status, SM_ST_BAD_CMD);
+	CHECK_EQ(f.res.op, SM_OP_NONE);
+	CHECK_EQ(fx_entry(&f, HP_ENTRY_NORMAL, NULL, 0), 0);
+	CHECK_EQ(f.res.status, SM_ST_BAD_CMD);
+	CHECK_EQ(fx_entry(&f, 77, junk, sizeof(junk)), 0);
+	CHECK_EQ(f.res.status, SM_ST_BAD_CMD);
+	CHECK_EQ(fx_entry(&f, HP_ENTRY_NOOP, NULL, 0), 0);
+	CHECK_EQ(f.res.status, SM_ST_OK);
+	CHECK_EQ(sm_applied_index(f.m, 1), 4);
+	/* only the group record changed */
+	CHECK(digest(f.m) != d0);
+	hp_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	conf.voter_count = 3;
+	conf.voters[0] = 1, conf.voters[1] = 2, conf.voters[2] = 3;
+	uint8_t buf[HP_CONF_MAX_BYTES];
+	size_t n = hp_conf_encode(&conf, buf, sizeof(buf));
+	f.term = 2;
+	CHECK_EQ(fx_entry(&f, HP_ENTRY_CONF, buf, n), 0);
+	uint8_t change[HP_CONF_CHANGE_BYTES];
+	hp_conf_change_encode(change, HP_CONF_ADD_LEARNER, 9);
+	CHECK_EQ(fx_entry(&f, HP_ENTRY_CONF, change, sizeof(change)), 0);
+	sm_group_state st;
+	sm_group_get(f.m, 1, &st);
+	CHECK_EQ(st.applied_index, 6);
+	CHECK_EQ(st.applied_term, 2);
+	CHECK_EQ(st.conf.voter_count, 3);
+	CHECK_EQ(st.conf.learner_count, 1);
+	CHECK_EQ(st.conf.learners[0], 9);
+	fx_done(&f);
+}
+
+BOTH(entries_apply_only_in_index_order)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = c_incr("n", 1);
+	fx_run(&f, &c);
+	fx_run(&f, &c);
+	uint64_t d = digest(f.m);
+	sm_cmd_limits lim = {f.cfg.max_value_bytes};
+	f.enc.size = 0;
+	CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &f.enc), 0);
+	hp_entry e = {2, 1, HP_ENTRY_NORMAL, (uint32_t)f.enc.size, f.enc.data};
+	CHECK_EQ(sm_apply(f.m, 1, &e, &f.res), RP_ERR_EXISTS); /* again */
+	e.index = 1;
+	CHECK_EQ(sm_apply(f.m, 1, &e, &f.res), RP_ERR_EXISTS);
+	e.index = 4;
+	CHECK_EQ(sm_apply(f.m, 1, &e, &f.res), RP_ERR_INVALID); /* a gap */
+	CHECK_EQ(sm_applied_index(f.m, 1), 2);
+	CHECK_EQ(digest(f.m), d);
+	expect_stored(&f, "n", "2");
+	e.index = 3;
+	e.term = 2;
+	CHECK_EQ(sm_apply(f.m, 1, &e, &f.res), 0);
+	expect_stored(&f, "n", "3");
+	e.index = 4;
+	e.term = 1; /* a term going down */
+	CHECK_EQ(sm_apply(f.m, 1, &e, &f.res), RP_ERR_INVALID);
+	CHECK_EQ(sm_applied_index(f.m, 1), 3);
+	fx_done(&f);
+}
+
+/* --- sessions -------------------------------------------------------------------- */
+
+BOTH(session_retry_returns_first_result_and_changes_nothing)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = with_session(c_incr("n", 5), 7, 1);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, 5);
+	sm_buf first;
+	sm_buf_init(&first);
+	CHECK_EQ(sm_buf_set(&first, f.res.enc.data, f.res.enc.size), 0);
+	/* the same (client, seq) again, as a later entry */
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.enc.size, first.size);
+	CHECK(memcmp(f.res.enc.data, first.data, first.size) == 0);
+	expect_stored(&f, "n", "5");
+	/* next seq runs */
+	c = with_session(c_incr("n", 5), 7, 2);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, 10);
+	/* an old seq is stale, and changes nothing */
+	c = with_session(c_incr("n", 5), 7, 1);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.status, SM_ST_STALE_SEQ);
+	expect_stored(&f, "n", "10");
+	/* a retried CAS replays "success" although it would fail now */
+	c = with_session(c_cas("n", "10", "x"), 7, 3);
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	expect_value(&f.res, 0, "x");
+	/* an unknown client must start at seq 1 */
+	c = with_session(c_set("k", "v", 0), 8, 4);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.status, SM_ST_SESSION_EXPIRED);
+	expect_stored(&f, "k", NULL);
+	bool found;
+	uint64_t seq, last;
+	CHECK_EQ(sm_session_get(f.m, 1, 7, &found, &seq, &last), 0);
+	CHECK(found);
+	CHECK_EQ(seq, 3);
+	CHECK_EQ(last, 6);
+	CHECK_EQ(sm_session_get(f.m, 1, 8, &found, &seq, &last), 0);
+	CHECK(!found);
+	/* client 0 means no session: every apply runs */
+	c = c_incr("m", 1);
+	fx_run(&f, &c);
+	fx_run(&f, &c);
+	expect_stored(&f, "m", "2");
+	sm_group_state st;
+	sm_group_get(f.m, 1, &st);
+	CHECK_EQ(st.session_count, 1);
+	sm_buf_deinit(&first);
+	fx_done(&f);
+}
+
+BOTH(sessions_evict_the_longest_idle)
+{
+	sm_config cfg;
+	sm_config_default(&cfg);
+	cfg.max_sessions = 3;
+	fx f;
+	fx_open_cfg(&f, rocks, &cfg);
+	for (uint64_t cl = 1; cl <= 3; cl++) {
+		sm_cmd c = with_session(c_incr("n", 1), cl, 1);
+		fx_run(&f, &c);
+	}
+	/* client 1 retries: touched, so client 2 is now the idlest */
+	sm_cmd c = with_session(c_incr("n", 1), 1, 1);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, 1);
+	c = with_session(c_incr("n", 1), 4, 1);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, 4);
+	sm_group_state st;
+	sm_group_get(f.m, 1, &st);
+	CHECK_EQ(st.session_count, 3);
+	bool found;
+	uint64_t seq, last;
+	uint64_t expect_found[5] = {0, 1, 0, 1, 1};
+	for (uint64_t cl = 1; cl <= 4; cl++) {
+		CHECK_EQ(sm_session_get(f.m, 1, cl, &found, &seq, &last), 0);
+		CHECK_EQ(found, expect_found[cl]);
+	}
+	/* the evicted client's next write is refused, not applied */
+	c = with_session(c_incr("n", 1), 2, 2);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.status, SM_ST_SESSION_EXPIRED);
+	expect_stored(&f, "n", "4");
+	if (rocks) {
+		fx_reopen(&f);
+		sm_group_get(f.m, 1, &st);
+		CHECK_EQ(st.session_count, 3);
+		c = with_session(c_incr("n", 1), 3, 1); /* still known after reopen */
+		fx_run(&f, &c);
+		CHECK_EQ(f.res.integer, 3);
+	}
+	fx_done(&f);
+}
+
+BOTH(groups_are_independent)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = with_session(c_incr("a", 1), 5, 1);
+	fx_run(&f, &c);
+	f.group = 2;
+	fx_run(&f, &c); /* same client and seq, other group: runs */
+	CHECK_EQ(f.res.integer, 2);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, 2);
+	CHECK_EQ(sm_applied_index(f.m, 1), 1);
+	CHECK_EQ(sm_applied_index(f.m, 2), 2);
+	CHECK_EQ(sm_applied_index(f.m, 3), 0);
+	fx_done(&f);
+}
+
+/* --- scan ------------------------------------------------------------------------ */
+
+typedef struct {
+	int count;
+	char keys[16][8];
+} scan_out;
+
+static int collect(void *ctx, const uint8_t *key, size_t key_size, const uint8_t *value,
+		   size_t value_size)
+{
+	scan_out *s = ctx;
+	(void)value;
+	(void)value_size;
+	CHECK(key_size < 8);
+	memcpy(s->keys[s->count], key, key_size);
+	s->keys[s->count][key_size] = '\0';
+	s->count++;
+	return s->count == 16;
+}
+
+BOTH(scan_in_key_order)
+{
+	fx f;
+	fx_open(&f, rocks);
+	const char *ks[] = {"b", "a", "ab", "c", "", "ba"};
+	for (int i = 0; i < 6; i++) {
+		sm_cmd c = c_set(ks[i], "v", 0);
+		fx_run(&f, &c);
+	}
+	scan_out s;
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ(sm_scan(f.m, NULL, 0, 100, collect, &s), 0);
+	CHECK_EQ(s.count, 6);
+	const char *want[] = {"", "a", "ab", "b", "ba", "c"};
+	for (int i = 0; i < 6; i++)
+		CHECK(strcmp(s.keys[i], want[i]) == 0);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ(sm_scan(f.m, (const uint8_t *)"aa", 2, 2, collect, &s), 0);
+	CHECK_EQ(s.count, 2);
+	CHECK(strcmp(s.keys[0], "ab") == 0);
+	CHECK(strcmp(s.keys[1], "b") == 0);
+	fx_done(&f);
+}
+
+/* --- durability (RocksDB) ----------------------------------------------------------- */
+
+TEST(applied_index_survives_reopen)
+{
+	fx f;
+	fx_open(&f, true);
+	for (int i = 0; i < 50; i++) {
+		sm_cmd c = with_session(c_append("log", "x"), 3, (uint64_t)i + 1);
+		fx_run(&f, &c);
+	}
+	f.group = 9;
+	sm_cmd c = c_set("g9", "v", 0);
+	fx_run(&f, &c);
+	uint64_t d = digest(f.m);
+	fx_reopen(&f);
+	CHECK_EQ(sm_applied_index(f.m, 1), 50);
+	CHECK_EQ(sm_applied_index(f.m, 9), 1);
+	CHECK_EQ(digest(f.m), d);
+	/* the session survived: a retry of seq 50 replays */
+	f.group = 1;
+	c = with_session(c_append("log", "x"), 3, 50);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.integer, 50);
+	CHECK_EQ(sm_applied_index(f.m, 1), 51);
+	fx_done(&f);
+}
+
+/* A deterministic stream of entries: commands of every op over a small key
+ * space, sessions with retries, stale and expired seqs, malformed entries,
+ * NOOPs and CONF changes. */
+typedef struct {
+	rp_prng r;
+	uint64_t seq[9]; /* clients 1..8 */
+	uint32_t big;	 /* longest random value */
+	char vals[4][2048];
+	sm_value keys[4];
+	char keybuf[4][8];
+} gen;
+
+static void gen_init(gen *g, uint64_t seed, uint32_t big)
+{
+	memset(g, 0, sizeof(*g));
+	rp_prng_init(&g->r, seed);
+	g->big = big;
+}
+
+static const char *gen_key(gen *g, char *buf, bool number)
+{
+	snprintf(buf, 8, "%c%u", number ? 'n' : 'k',
+		 (unsigned)rp_prng_below(&g->r, number ? 4 : 16));
+	return buf;
+}
+
+static const char *gen_val(gen *g, int slot)
+{
+	char *v = g->vals[slot];
+	if (g->big > 0 && rp_prng_below(&g->r, 2) == 0) {
+		size_t n = (size_t)rp_prng_range(&g->r, 1, g->big);
+		for (size_t i = 0; i < n; i++)
+			v[i] = (char)('a' + rp_prng_below(&g->r, 26));
+		v[n] = '\0';
+	} else {
+		snprintf(v, 8, "v%u", (unsigned)rp_prng_below(&g->r, 4));
+	}
+	return v;
+}
+
+/* Fills out with the next entry's data; returns its type. */
+static uint8_t gen_next(gen *g, sm_buf *out)
+{
+	out->size = 0;
+	uint64_t pick = rp_prng_below(&g->r, 100);
+	if (pick < 3)
+		return HP_ENTRY_NOOP;
+	if (pick < 4) {
+		uint8_t change[HP_CONF_CHANGE_BYTES];
+		hp_conf_change_encode(change, HP_CONF_ADD_LEARNER,
+				      rp_prng_range(&g->r, 1, 5));
+		CHECK_EQ(sm_buf_set(out, change, sizeof(change)), 0);
+		return HP_ENTRY_CONF;
+	}
+	if (pick < 6) {
+		size_t n = (size_t)rp_prng_below(&g->r, 40);
+		CHECK_EQ(sm_buf_reserve(out, n), 0);
+		for (size_t i = 0; i < n; i++)
+			out->data[i] = (uint8_t)rp_prng_next(&g->r);
+		out->size = n;
+		if (n > 1)
+			out->data[0] = SM_CMD_VERSION;
+		return HP_ENTRY_NORMAL;
+	}
+	sm_cmd c = {0};
+	char kb[8];
+	switch (rp_prng_below(&g->r, 7)) {
+	case 0: {
+		static const uint16_t flags[] = {
+		    0, 0, SM_SET_NX, SM_SET_XX, SM_SET_GET, SM_SET_NX | SM_SET_GET};
+		c = c_set(gen_key(g, kb, rp_prng_below(&g->r, 8) == 0), gen_val(g, 0),
+			  flags[rp_prng_below(&g->r, 6)]);
+		break;
+	}
+	case 1:
+		c = c_get(gen_key(g, kb, false));
+		break;
+	case 2: {
+		uint32_t n = (uint32_t)rp_prng_range(&g->r, 1, 4);
+		for (uint32_t i = 0; i < n; i++)
+			g->keys[i] =
+			    sv(gen_key(g, g->keybuf[i], rp_prng_below(&g->r, 4) == 0));
+		c = c_del(g->keys, n);
+		c.flags = rp_prng_below(&g->r, 2) ? SM_DEL_GET : 0;
+		break;
+	}
+	case 3: {
+		const char *e = rp_prng_below(&g->r, 3) == 0 ? NULL : gen_val(g, 1);
+		const char *n = rp_prng_below(&g->r, 6) == 0 ? NULL : gen_val(g, 2);
+		c = c_cas(gen_key(g, kb, false), e, n);
+		break;
+	}
+	case 4:
+	case 5: {
+		int64_t d = (int64_t)rp_prng_range(&g->r, 0, 2000) - 1000;
+		if (rp_prng_below(&g->r, 50) == 0)
+			d = rp_prng_below(&g->r, 2) ? INT64_MAX : INT64_MIN;
+		c = c_incr(gen_key(g, kb, rp_prng_below(&g->r, 5) != 0), d);
+		break;
+	}
+	default: {
+		char *v = g->vals[3];
+		snprintf(v, 8, "+%u", (unsigned)rp_prng_below(&g->r, 100));
+		c = c_append(gen_key(g, kb, false), v);
+		break;
+	}
+	}
+	uint64_t s = rp_prng_below(&g->r, 100);
+	if (s < 70) {
+		uint64_t cl = rp_prng_range(&g->r, 1, 8);
+		uint64_t how = rp_prng_below(&g->r, 100);
+		if (how < 85 || g->seq[cl] == 0)
+			c = with_session(c, cl, ++g->seq[cl]);
+		else if (how < 95)
+			c = with_session(c, cl, g->seq[cl]); /* a retry */
+		else if (g->seq[cl] > 1)
+			c = with_session(c, cl, g->seq[cl] - 1); /* stale */
+		else
+			c = with_session(c, 100 + cl, 7); /* never opened */
+	}
+	sm_cmd_limits lim = {SM_VALUE_MAX_BYTES_DEFAULT};
+	CHECK_EQ(sm_cmd_encode_buf(&c, &lim, out), 0);
+	return HP_ENTRY_NORMAL;
+}
+
+/* Applies entries from..to of generator stream `seed` to m (group 1),
+ * checking each result against ref's for the same entry when ref != NULL. */
+static void apply_stream(sm *m, sm *ref, uint64_t seed, uint32_t big, uint64_t from,
+			 uint64_t to)
+{
+	gen *g = malloc(sizeof(*g));
+	gen_init(g, seed, big);
+	sm_buf data;
+	sm_buf_init(&data);
+	sm_result r1, r2;
+	sm_result_init(&r1);
+	sm_result_init(&r2);
+	for (uint64_t i = 1; i <= to; i++) {
+		uint8_t type = gen_next(g, &data);
+		if (i < from)
+			continue;
+		hp_entry e = {i, 1 + i / 1000, type, (uint32_t)data.size,
+			      data.size ? data.data : NULL};
+		CHECK_EQ(sm_apply(m, 1, &e, &r1), 0);
+		if (ref != NULL) {
+			CHECK_EQ(sm_apply(ref, 1, &e, &r2), 0);
+			CHECK_EQ(r1.enc.size, r2.enc.size);
+			CHECK(memcmp(r1.enc.data, r2.enc.data, r1.enc.size) == 0);
+		}
+	}
+	sm_result_deinit(&r1);
+	sm_result_deinit(&r2);
+	sm_buf_deinit(&data);
+	free(g);
+}
+
+static sm *mem_replica(uint64_t seed, uint32_t big, uint64_t upto, const sm_config *cfg)
+{
+	sm *m = NULL;
+	CHECK_EQ(sm_open_mem(cfg, &m), 0);
+	apply_stream(m, NULL, seed, big, 1, upto);
+	CHECK_EQ(sm_applied_index(m, 1), upto);
+	return m;
+}
+
+enum { CRASH_ENTRIES = 3000, CRASH_BIG = 1500, CRASH_BUFFER = 64 * 1024 };
+
+static void crash_cfg(sm_config *cfg)
+{
+	sm_config_default(cfg);
+	cfg->max_sessions = 5;
+	cfg->rocks_write_buffer_bytes = CRASH_BUFFER; /* many automatic flushes */
+}
+
+/* The child: apply the stream to the store in dir, reporting progress on
+ * fd every 25 entries, and vanish without closing anything. */
+__attribute__((constructor)) static void crash_child(void)
+{
+	const char *env = getenv("SM_TEST_CRASH_CHILD");
+	if (env == NULL)
+		return;
+	char dir[128];
+	unsigned long long seed = 0;
+	int fd = -1;
+	if (sscanf(env, "%127[^,],%llu,%d", dir, &seed, &fd) != 3)
+		_exit(90);
+	sm_config cfg;
+	crash_cfg(&cfg);
+	sm *m = NULL;
+	if (sm_open_rocks(dir, &cfg, &m, NULL, 0) != 0)
+		_exit(91);
+	gen *g = malloc(sizeof(*g));
+	gen_init(g, seed, CRASH_BIG);
+	sm_buf data;
+	sm_buf_init(&data);
+	sm_result res;
+	sm_result_init(&res);
+	for (uint64_t i = 1; i <= CRASH_ENTRIES; i++) {
+		uint8_t type = gen_next(g, &data);
+		hp_entry e = {i, 1 + i / 1000, type, (uint32_t)data.size,
+			      data.size ? data.data : NULL};
+		if (sm_apply(m, 1, &e, &res) != 0)
+			_exit(92);
+		if (i % 25 == 0 && write(fd, "x", 1) != 1)
+			_exit(93);
+	}
+	_exit(0); /* no sm_close: nothing flushed on the way out */
+}
+
+/* Runs the child; with kill_after > 0, SIGKILLs it once it has reported
+ * kill_after progress bytes. */
+static void run_crash_child(const char *dir, uint64_t seed, int kill_after)
+{
+	int p[2];
+	CHECK_EQ(pipe(p), 0);
+	char env[256];
+	snprintf(env, sizeof(env), "SM_TEST_CRASH_CHILD=%s,%llu,%d", dir,
+		 (unsigned long long)seed, p[1]);
+	char *child_env[] = {env, NULL};
+	char *child_argv[] = {(char *)"test_sm", (char *)"(crash child)", NULL};
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		execve("/proc/self/exe", child_argv, child_env);
+		_exit(94);
+	}
+	close(p[1]);
+	int seen = 0;
+	char buf[64];
+	for (;;) {
+		ssize_t n = read(p[0], buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		seen += (int)n;
+		if (kill_after > 0 && seen >= kill_after) {
+			kill(pid, SIGKILL);
+			break;
+		}
+	}
+	close(p[0]);
+	int status = 0;
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	if (kill_after > 0) {
+		CHECK(WIFSIGNALED(status));
+		CHECK_EQ(WTERMSIG(status), SIGKILL);
+	} else {
+		CHECK(WIFEXITED(status));
+		CHECK_EQ(WEXITSTATUS(status), 0);
+	}
+}
+
+/*
+ * "A crash between apply and flush loses nothing": after the child dies
+ * (SIGKILL at a random point, or _exit without close), the reopened store
+ * is at some applied index k with exactly the state of entries 1..k (a
+ * replica of the same stream in memory agrees), and re-applying k+1..N
+ * from "the log" ends in exactly the state of N entries applied once.
+ */
+static void crash_case(uint64_t seed, int kill_after)
+{
+	sm_config cfg;
+	crash_cfg(&cfg);
+	fx f;
+	fx_open_cfg(&f, true, &cfg);
+	sm_close(f.m); /* the child owns the store now */
+	f.m = NULL;
+	run_crash_child(f.dir, seed, kill_after);
+	fx_open_store(&f);
+	uint64_t k = sm_applied_index(f.m, 1);
+	CHECK(k <= CRASH_ENTRIES);
+	/* automatic flushes of a 64 KiB memtable made a prefix durable */
+	CHECK(k > 0);
+	sm *ref = mem_replica(seed, CRASH_BIG, k, &cfg);
+	CHECK_EQ(digest(f.m), digest(ref));
+	/* replay the rest, result by result */
+	apply_stream(f.m, ref, seed, CRASH_BIG, k + 1, CRASH_ENTRIES);
+	CHECK_EQ(sm_applied_index(f.m, 1), CRASH_ENTRIES);
+	CHECK_EQ(digest(f.m), digest(ref));
+	sm_close(ref);
+	printf("    seed %llu: child %s, reopened at applied index %llu of %d\n",
+	       (unsigned long long)seed, kill_after ? "SIGKILLed" : "_exit()ed",
+	       (unsigned long long)k, CRASH_ENTRIES);
+	fx_done(&f);
+}
+
+TEST(crash_between_apply_and_flush_loses_nothing_sigkill)
+{
+	rp_prng r;
+	rp_prng_init(&r, 99);
+	for (uint64_t seed = 1; seed <= 3; seed++)
+		crash_case(seed, (int)rp_prng_range(&r, 20, CRASH_ENTRIES / 25 - 10));
+}
+
+TEST(crash_between_apply_and_flush_loses_nothing_exit)
+{
+	crash_case(4, 0);
+}
+
+/* --- snapshots -------------------------------------------------------------------------
+ */
+
+/* Streams from's current snapshot into `to` in chunks of `chunk` bytes; with
+ * stop_before_last, never sends the last chunk.  Returns the last install
+ * code. */
+static int transfer(sm *from, sm *to, uint64_t group, size_t chunk, bool stop_before_last)
+{
+	hp_snapshot_meta meta;
+	uint64_t g = 0;
+	CHECK(sm_snapshot_current(from, &g, &meta));
+	CHECK_EQ(g, group);
+	uint8_t *buf = malloc(chunk);
+	uint64_t off = 0;
+	bool last = false;
+	int rc = 0;
+	while (!last) {
+		size_t got = 0;
+		CHECK_EQ(sm_snapshot_read(from, group, meta.index, off, buf, chunk, &got,
+					  &last),
+			 0);
+		CHECK(got > 0);
+		if (last && stop_before_last)
+			break;
+		hp_snap_chunk c = {meta, off, (uint32_t)got, buf, last};
+		rc = sm_install_chunk(to, group, &c);
+		if (rc != 0)
+			break;
+		off += got;
+	}
+	free(buf);
+	return rc;
+}
+
+/* A leader-like store: a stream of `count` entries, with a membership. */
+static void fill(fx *f, uint64_t seed, uint64_t count)
+{
+	hp_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	conf.voter_count = 3;
+	conf.voters[0] = 1, conf.voters[1] = 2, conf.voters[2] = 3;
+	uint8_t buf[HP_CONF_MAX_BYTES];
+	size_t n = hp_conf_encode(&conf, buf, sizeof(buf));
+	uint64_t base = sm_applied_index(f->m, f->group);
+	if (base == 0)
+		CHECK_EQ(fx_entry(f, HP_ENTRY_CONF, buf, n), 0);
+	gen *g = malloc(sizeof(*g));
+	gen_init(g, seed, 300);
+	sm_buf data;
+	sm_buf_init(&data);
+	for (uint64_t i = 0; i < count; i++) {
+		uint8_t type = gen_next(g, &data);
+		CHECK_EQ(fx_entry(f, type, data.data, data.size), 0);
+	}
+	sm_buf_deinit(&data);
+	free(g);
+}
+
+BOTH(snapshot_transfer_installs_the_same_state)
+{
+	fx a, b;
+	fx_open(&a, rocks);
+	fx_open(&b, rocks);
+	fill(&a, 21, 400);
+	hp_snapshot_meta meta;
+	CHECK_EQ(sm_snapshot_create(a.m, 1, &meta), 0);
+	CHECK_EQ(meta.index, 401);
+	CHECK_EQ(meta.conf.voter_count, 3);
+	CHECK(sm_snapshot_size(a.m) > 0);
+	/* the follower had some older state of its own */
+	fill(&b, 22, 30);
+	CHECK_EQ(transfer(a.m, b.m, 1, 1000, false), 0);
+	CHECK_EQ(sm_applied_index(b.m, 1), 401);
+	CHECK_EQ(digest(b.m), digest(a.m));
+	sm_group_state st;
+	sm_group_get(b.m, 1, &st);
+	CHECK_EQ(st.conf.voter_count, 3);
+	/* the installed state is the follower's current snapshot too */
+	hp_snapshot_meta m2;
+	uint64_t g;
+	CHECK(sm_snapshot_current(b.m, &g, &m2));
+	CHECK_EQ(m2.index, 401);
+	/* both continue identically from there */
+	fill(&a, 23, 50);
+	fill(&b, 23, 50);
+	CHECK_EQ(digest(b.m), digest(a.m));
+	if (rocks) {
+		fx_reopen(&b);
+		CHECK_EQ(sm_applied_index(b.m, 1), 451);
+		CHECK_EQ(digest(b.m), digest(a.m));
+	}
+	fx_done(&a);
+	fx_done(&b);
+}
+
+TEST(snapshot_survives_reopen_and_reads_the_same)
+{
+	fx a;
+	fx_open(&a, true);
+	fill(&a, 31, 200);
+	hp_snapshot_meta meta;
+	CHECK_EQ(sm_snapshot_create(a.m, 1, &meta), 0);
+	uint64_t size = sm_snapshot_size(a.m);
+	uint8_t *one = malloc(size), *two = malloc(size);
+	size_t got;
+	bool last;
+	CHECK_EQ(sm_snapshot_read(a.m, 1, meta.index, 0, one, size, &got, &last), 0);
+	CHECK_EQ(got, size);
+	CHECK(last);
+	fill(&a, 32, 20); /* applies after the snapshot do not change it */
+	fx_reopen(&a);
+	hp_snapshot_meta m2;
+	uint64_t g;
+	CHECK(sm_snapshot_current(a.m, &g, &m2));
+	CHECK_EQ(m2.index, meta.index);
+	CHECK_EQ(m2.term, meta.term);
+	CHECK_EQ(sm_snapshot_size(a.m), size);
+	CHECK_EQ(sm_snapshot_read(a.m, 1, meta.index, 0, two, size, &got, &last), 0);
+	CHECK(memcmp(one, two, size) == 0);
+	/* wrong index or group: gone */
+	CHECK_EQ(sm_snapshot_read(a.m, 1, meta.index + 1, 0, two, size, &got, &last),
+		 RP_ERR_NOTFOUND);
+	CHECK_EQ(sm_snapshot_read(a.m, 2, meta.index, 0, two, size, &got, &last),
+		 RP_ERR_NOTFOUND);
+	/* a newer snapshot replaces it, on disk too */
+	CHECK_EQ(sm_snapshot_create(a.m, 1, &m2), 0);
+	CHECK_EQ(m2.index, meta.index + 20);
+	char old[160];
+	snprintf(old, sizeof(old), "%s/snap-%020llu", a.dir,
+		 (unsigned long long)meta.index);
+	CHECK(!exists(old));
+	free(one);
+	free(two);
+	fx_done(&a);
+}
+
+BOTH(install_cut_off_before_the_last_chunk_keeps_the_old_state)
+{
+	fx a, b;
+	fx_open(&a, rocks);
+	fx_open(&b, rocks);
+	fill(&a, 41, 300);
+	hp_snapshot_meta meta;
+	CHECK_EQ(sm_snapshot_create(a.m, 1, &meta), 0);
+	fill(&b, 42, 40);
+	uint64_t before = digest(b.m);
+	CHECK_EQ(transfer(a.m, b.m, 1, 700, true), 0);
+	/* halfway: nothing changed yet */
+	CHECK_EQ(sm_applied_index(b.m, 1), 41);
+	CHECK_EQ(digest(b.m), before);
+	if (rocks) {
+		/* the node "crashes" here: reopen drops the staging */
+		char staging[160];
+		snprintf(staging, sizeof(staging), "%s/install", b.dir);
+		CHECK(exists(staging));
+		fx_reopen(&b);
+		CHECK(!exists(staging));
+		CHECK_EQ(sm_applied_index(b.m, 1), 41);
+		CHECK_EQ(digest(b.m), before);
+	}
+	/* a chunk out of order is refused */
+	uint8_t x = 0;
+	hp_snap_chunk bad = {meta, 5000, 1, &x, false};
+	CHECK_EQ(sm_install_chunk(b.m, 1, &bad), RP_ERR_INVALID);
+	/* and a fresh transfer from offset 0 still works */
+	CHECK_EQ(transfer(a.m, b.m, 1, 700, false), 0);
+	CHECK_EQ(digest(b.m), digest(a.m));
+	fx_done(&a);
+	fx_done(&b);
+}
+
+BOTH(install_of_a_corrupted_stream_is_refused)
+{
+	fx a, b;
+	fx_open(&a, rocks);
+	fx_open(&b, rocks);
+	fill(&a, 51, 100);
+	hp_snapshot_meta meta;
+	CHECK_EQ(sm_snapshot_create(a.m, 1, &meta), 0);
+	fill(&b, 52, 10);
+	uint64_t before = digest(b.m);
+	uint64_t size = sm_snapshot_size(a.m);
+	uint8_t *all = malloc(size);
+	size_t got;
+	bool last;
+	CHECK_EQ(sm_snapshot_read(a.m, 1, meta.index, 0, all, size, &got, &last), 0);
+	rp_prng r;
+	rp_prng_init(&r, 53);
+	for (int round = 0; round < 6; round++) {
+		uint64_t at = rp_prng_below(&r, size);
+		all[at] ^= 0x10;
+		hp_snap_chunk c = {meta, 0, (uint32_t)size, all, true};
+		CHECK(sm_install_chunk(b.m, 1, &c) != 0);
+		all[at] ^= 0x10;
+		CHECK_EQ(sm_applied_index(b.m, 1), 11);
+		CHECK_EQ(digest(b.m), before);
+	}
+	/* meta that disagrees with the archive: refused */
+	hp_snapshot_meta wrong = meta;
+	wrong.term++;
+	hp_snap_chunk c = {wrong, 0, (uint32_t)size, all, true};
+	CHECK_EQ(sm_install_chunk(b.m, 1, &c), RP_ERR_CORRUPT);
+	/* for another group: refused */
+	c.meta = meta;
+	CHECK_EQ(sm_install_chunk(b.m, 2, &c), RP_ERR_CORRUPT);
+	/* a stream that stops early but says "last": refused */
+	c.size_bytes = (uint32_t)(size - 1);
+	CHECK_EQ(sm_install_chunk(b.m, 1, &c), RP_ERR_CORRUPT);
+	CHECK_EQ(digest(b.m), before);
+	/* the intact stream installs */
+	c.size_bytes = (uint32_t)size;
+	CHECK_EQ(sm_install_chunk(b.m, 1, &c), 0);
+	CHECK_EQ(digest(b.m), digest(a.m));
+	free(all);
+	fx_done(&a);
+	fx_done(&b);
+}
+
+TEST(snapshot_of_one_store_kind_is_refused_by_the_other)
+{
+	fx a, b;
+	fx_open(&a, false);
+	fx_open(&b, true);
+	fill(&a, 61, 20);
+	hp_snapshot_meta meta;
+	CHECK_EQ(sm_snapshot_create(a.m, 1, &meta), 0);
+	CHECK_EQ(transfer(a.m, b.m, 1, 4096, false), RP_ERR_CORRUPT);
+	CHECK_EQ(sm_applied_index(b.m, 1), 0);
+	fx_done(&a);
+	fx_done(&b);
+}
+
+TEST(open_drops_leftovers_of_interrupted_work)
+{
+	fx f;
+	fx_open(&f, true);
+	fill(&f, 71, 30);
+	uint64_t d = digest(f.m);
+	sm_close(f.m);
+	f.m = NULL;
+	/* as a crash would leave them: a half-received snapshot and a
+	 * half-made one (the swap itself is one rename, never half done) */
+	char p[200];
+	snprintf(p, sizeof(p), "%s/install", f.dir);
+	CHECK_EQ(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/install/000009.sst", f.dir);
+	FILE *fp = fopen(p, "w");
+	CHECK(fp != NULL);
+	fputs("partial", fp);
+	fclose(fp);
+	snprintf(p, sizeof(p), "%s/snap.tmp", f.dir);
+	CHECK_EQ(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/snap-00000000000000000007", f.dir); /* no index file */
+	CHECK_EQ(mkdir(p, 0755), 0);
+	fx_open_store(&f);
+	CHECK_EQ(digest(f.m), d);
+	snprintf(p, sizeof(p), "%s/install", f.dir);
+	CHECK(!exists(p));
+	snprintf(p, sizeof(p), "%s/snap.tmp", f.dir);
+	CHECK(!exists(p));
+	snprintf(p, sizeof(p), "%s/snap-00000000000000000007", f.dir);
+	CHECK(!exists(p));
+	hp_snapshot_meta meta;
+	uint64_t g;
+	CHECK(!sm_snapshot_current(f.m, &g, &meta));
+	fx_done(&f);
+}
+
+/* A crash right after the directory swap of an install became durable,
+ * before the old database was deleted: open finds the new state in db and
+ * drops the old one left in install. */
+TEST(open_after_a_crash_right_after_the_install_swap_has_the_new_state)
+{
+	fx a, b;
+	fx_open(&a, true);
+	fx_open(&b, true);
+	fill(&a, 72, 40);
+	fill(&b, 73, 90);
+	uint64_t da = digest(a.m), db = digest(b.m);
+	CHECK(da != db);
+	sm_close(a.m);
+	sm_close(b.m);
+	a.m = b.m = NULL;
+	char from[200], inst[200], live[200];
+	snprintf(from, sizeof(from), "%s/db", b.dir);
+	snprintf(inst, sizeof(inst), "%s/install", a.dir);
+	snprintf(live, sizeof(live), "%s/db", a.dir);
+	CHECK_EQ(rename(from, inst), 0); /* b's database is the staged one */
+	CHECK_EQ(renameat2(AT_FDCWD, inst, AT_FDCWD, live, RENAME_EXCHANGE), 0);
+	/* crash here: install/ holds a's old database */
+	fx_open_store(&a);
+	CHECK_EQ(digest(a.m), db);
+	CHECK_EQ(sm_applied_index(a.m, 1), 91);
+	CHECK(!exists(inst));
+	fx_open_store(&b); /* b's directory starts empty again */
+	CHECK_EQ(sm_applied_index(b.m, 1), 0);
+	fx_done(&a);
+	fx_done(&b);
+}
+
+/*
+ * The issue's scenario at the state-machine level: a follower applies up
+ * to 20 and goes down; the leader applies to 500, snapshots at 500 and
+ * drops its log up to there, then applies to 600.  The follower comes back,
+ * cannot be sent entries 21..500 any more, installs the snapshot, then
+ * applies 501..600 from the log; it ends identical to the leader, and an
+ * entry of the log it already holds is refused as applied.
+ */
+BOTH(follower_down_while_leader_compacted_catches_up_by_snapshot)
+{
+	fx leader, follower;
+	fx_open(&leader, rocks);
+	fx_open(&follower, rocks);
+	/* both start with the same entries 1..20 (the stream of seed 81) */
+	apply_stream(leader.m, follower.m, 81, 200, 1, 20);
+	if (rocks)
+		fx_reopen(&follower); /* goes down */
+	apply_stream(leader.m, NULL, 81, 200, 21, 500);
+	hp_snapshot_meta meta;
+	CHECK_EQ(sm_snapshot_create(leader.m, 1, &meta), 0);
+	CHECK_EQ(meta.index, 500);
+	apply_stream(leader.m, NULL, 81, 200, 501, 600);
+	/* back up: the snapshot first, at an unusual chunk size */
+	CHECK_EQ(sm_applied_index(follower.m, 1), 20);
+	CHECK_EQ(transfer(leader.m, follower.m, 1, 333, false), 0);
+	CHECK_EQ(sm_applied_index(follower.m, 1), 500);
+	/* then the log after it; the result of every entry matches the
+	 * leader's (replayed on a fresh in-memory replica of the same stream) */
+	sm_config cfg;
+	sm_config_default(&cfg);
+	sm *ref = mem_replica(81, 200, 500, &cfg);
+	apply_stream(follower.m, ref, 81, 200, 501, 600);
+	CHECK_EQ(digest(follower.m), digest(leader.m));
+	CHECK_EQ(digest(ref), digest(leader.m));
+	hp_entry e = {600, 1, HP_ENTRY_NOOP, 0, NULL};
+	CHECK_EQ(sm_apply(follower.m, 1, &e, &follower.res), RP_ERR_EXISTS);
+	sm_close(ref);
+	fx_done(&leader);
+	fx_done(&follower);
+}
+
+/* --- the two stores agree --------------------------------------------------------------
+ */
+
+typedef struct {
+	sm_buf keys;
+	uint32_t count;
+} scan_all;
+
+static int scan_all_fn(void *ctx, const uint8_t *key, size_t key_size,
+		       const uint8_t *value, size_t value_size)
+{
+	scan_all *s = ctx;
+	uint8_t len[8];
+	sm_put_u64(len, key_size);
+	CHECK_EQ(sm_buf_append(&s->keys, len, 8), 0);
+	CHECK_EQ(sm_buf_append(&s->keys, key, key_size), 0);
+	sm_put_u64(len, value_size);
+	CHECK_EQ(sm_buf_append(&s->keys, len, 8), 0);
+	CHECK_EQ(sm_buf_append(&s->keys, value, value_size), 0);
+	s->count++;
+	return 0;
+}
+
+TEST(mem_and_rocks_agree_byte_for_byte_on_5000_random_commands)
+{
+	sm_config cfg;
+	sm_config_default(&cfg);
+	cfg.max_sessions = 5; /* 8 clients: eviction happens too */
+	cfg.max_value_bytes = 600;
+	fx m, r;
+	fx_open_cfg(&m, false, &cfg);
+	fx_open_cfg(&r, true, &cfg);
+	apply_stream(r.m, m.m, 1234, 400, 1, 5000);
+	CHECK_EQ(sm_applied_index(m.m, 1), 5000);
+	CHECK_EQ(sm_applied_index(r.m, 1), 5000);
+	CHECK_EQ(digest(m.m), digest(r.m));
+	scan_all sa = {{0}, 0}, sb = {{0}, 0};
+	CHECK_EQ(sm_scan(m.m, NULL, 0, UINT32_MAX, scan_all_fn, &sa), 0);
+	CHECK_EQ(sm_scan(r.m, NULL, 0, UINT32_MAX, scan_all_fn, &sb), 0);
+	CHECK(sa.count > 10);
+	CHECK_EQ(sa.count, sb.count);
+	CHECK_EQ(sa.keys.size, sb.keys.size);
+	CHECK(memcmp(sa.keys.data, sb.keys.data, sa.keys.size) == 0);
+	sm_group_state s1, s2;
+	sm_group_get(m.m, 1, &s1);
+	sm_group_get(r.m, 1, &s2);
+	CHECK_EQ(s1.session_count, 5);
+	CHECK_EQ(s2.session_count, 5);
+	CHECK_EQ(s1.conf.learner_count, s2.conf.learner_count);
+	/* snapshots of either kind hold the same state */
+	hp_snapshot_meta mm, mr;
+	CHECK_EQ(sm_snapshot_create(m.m, 1, &mm), 0);
+	CHECK_EQ(sm_snapshot_create(r.m, 1, &mr), 0);
+	CHECK_EQ(mm.index, mr.index);
+	CHECK_EQ(mm.term, mr.term);
+	fx m2;
+	fx_open_cfg(&m2, false, &cfg);
+	CHECK_EQ(transfer(m.m, m2.m, 1, 4096, false), 0);
+	CHECK_EQ(digest(m2.m), digest(r.m));
+	sm_buf_deinit(&sa.keys);
+	sm_buf_deinit(&sb.keys);
+	fx_done(&m);
+	fx_done(&r);
+	fx_done(&m2);
+}
+
+TEST_MAIN()
