@@ -16,14 +16,15 @@ DEBUG_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 UTIL_SRC    := $(wildcard src/util/*.c)
 HARPOON_SRC := $(wildcard src/harpoon/*.c)
 STORAGE_SRC := $(wildcard src/storage/*.c)
+NET_SRC     := $(wildcard src/net/*.c)
 SIM_SRC     := $(filter-out src/sim/sim_main.c,$(wildcard src/sim/*.c))
-LIB_SRC     := $(UTIL_SRC) $(HARPOON_SRC) $(STORAGE_SRC) $(SIM_SRC)
+LIB_SRC     := $(UTIL_SRC) $(HARPOON_SRC) $(STORAGE_SRC) $(NET_SRC) $(SIM_SRC)
 LIBS        := -lrocksdb -lisal -lpthread -lm
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 
 MUTANTS := grant_shorter_log commit_old_term ack_before_persist no_drift_margin skip_noop
 
-.PHONY: all deps test unit run sim sim-long model tidy format clean mutants bench-storage
+.PHONY: all deps test unit run sim sim-long model tidy format clean mutants bench-storage fuzz
 .SECONDARY:
 
 all: build/release/rasputin-sim
@@ -67,6 +68,15 @@ build/release/crash_writer: build/release/tests/storage/crash_writer.o $(patsubs
 	$(CC) $(RELEASE_FLAGS) $^ -o $@ $(LIBS)
 build/release/bench_storage: build/release/tests/storage/bench_storage.o $(patsubst %.c,build/release/%.o,$(LIB_SRC))
 	$(CC) $(RELEASE_FLAGS) $^ -o $@ $(LIBS)
+
+# fuzz: libFuzzer on the decoders (FUZZ_SECONDS each, default 60).
+FUZZ_SECONDS ?= 60
+build/fuzz/fuzz_resp: tests/fuzz/fuzz_resp.c $(NET_SRC) $(UTIL_SRC) | deps
+	@mkdir -p $(dir $@)
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) $^ -o $@ -lisal -lpthread
+fuzz: build/fuzz/fuzz_resp
+	@mkdir -p build/fuzz/corpus_resp
+	./build/fuzz/fuzz_resp -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus_resp tests/fuzz/corpus_resp
 
 # bench-storage: a benchmark, not a test.  BENCH_DIR picks the disk (default: here).
 bench-storage: build/release/bench_storage

@@ -31,6 +31,11 @@ if ls src/storage/*.[ch] >/dev/null 2>&1; then
 	bad=$(grep -nE '^#include "' src/storage/*.[ch] | grep -vE '"(util/|storage/|harpoon/harpoon\.h")')
 	check "storage includes only util/, storage/ and harpoon/harpoon.h" "$bad"
 fi
+# net: the wire codecs; util only.
+if ls src/net/*.[ch] >/dev/null 2>&1; then
+	bad=$(grep -nE '^#include "' src/net/*.[ch] | grep -vE '"(util|net)/')
+	check "net includes only util/ and net/" "$bad"
+fi
 # sim: may use harpoon, storage and util, nothing else of ours.
 bad=$(grep -nE '^#include "' src/sim/*.[ch] | grep -vE '"(util|harpoon|storage|sim)/')
 check "sim includes only util/, harpoon/, storage/ and sim/" "$bad"
