@@ -2008,7 +2008,8 @@ void hp_destroy(hp_node *n)
 
 void hp_get_status(const hp_node *n, uint64_t now, hp_status *st)
 {
-	memset(st, 0, sizeof(*st));
+	/* Every field is assigned below (no memset: the simulator calls this
+	 * for every node after every event). */
 	uint64_t t = now > n->now ? now : n->now;
 	st->id = n->cfg.id;
 	st->role = n->role;
@@ -2027,8 +2028,12 @@ void hp_get_status(const hp_node *n, uint64_t now, hp_status *st)
 	st->stable_index = n->stable;
 	st->snapshot_index = n->log.snap_index;
 	st->snapshot_term = n->log.snap_term;
-	st->conf = *conf_current(n);
-	st->conf_index = n->confs[n->conf_count - 1].index;
+	const conf_rec *cur = &n->confs[n->conf_count - 1];
+	st->conf.voter_count = cur->conf.voter_count;
+	st->conf.learner_count = cur->conf.learner_count;
+	memcpy(st->conf.voters, cur->conf.voters, cur->conf.voter_count * sizeof(hp_id));
+	memcpy(st->conf.learners, cur->conf.learners, cur->conf.learner_count * sizeof(hp_id));
+	st->conf_index = cur->index;
 	st->corrupt = n->corrupt;
 }
 
