@@ -1001,8 +1001,10 @@ static void on_pre_lease_req(hp_node *n, const hp_msg *req)
 	m.log_index = hp_log_last_index(&n->log);
 	m.last_index = hp_log_last_index(&n->log);
 	m.last_term = hp_log_last_term(&n->log);
-	bool grant = is_voter(n, n->cfg.id) && is_voter(n, req->from) &&
-	             req->term > n->term && n->role != HP_LEADER &&
+	/* Like Raft (dissertation 4.1), a node answers without consulting its
+	 * own membership: it may not yet hold the entry that made it a voter,
+	 * and only the candidate's count of voters matters. */
+	bool grant = req->term > n->term && n->role != HP_LEADER &&
 	             !promise_blocks(n, req->from) && /* [NO-CHURN] */
 	             log_up_to_date(n, req->log_index, req->log_term);
 	m.reject = !grant;
@@ -1050,7 +1052,7 @@ static void on_pre_lease_resp(hp_node *n, const hp_msg *r)
 
 static void on_lease_req(hp_node *n, const hp_msg *req)
 {
-	if (!is_voter(n, n->cfg.id) || !is_voter(n, req->from) || req->term < n->term) {
+	if (req->term < n->term) {
 		reply_term(n, req, HP_MSG_LEASE_RESP);
 		return;
 	}
