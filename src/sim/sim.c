@@ -26,24 +26,43 @@
  *             others.  Partitions heal after a while.  A cut link eats what
  *             is in flight.  Messages to a crashed node are lost, including
  *             those in flight when it crashed.
- *   Disk      Each ready batch becomes durable after a latency (50-500 us,
- *             now and then tens of ms; in some runs every write takes
- *             0.5-10 ms), strictly in order.  A crash loses every batch not
- *             yet durable, and may leave a prefix of the batch being
- *             written (torn: its snapshot chunk, hard state, truncation,
- *             then entries one by one).  The disk never corrupts what it
- *             acknowledged (bit flips and torn records are the storage
- *             layer's to simulate).
+ *   Disk      Each node has one simulated disk (storage/fs_sim.h) holding
+ *             the REAL write-ahead log (storage/wal.h, synchronous mode,
+ *             segments of 8-64 KiB drawn per seed, so segments roll over
+ *             and are deleted) and its snapshot files (sim_disk.h).  Each
+ *             ready batch is written (wal_append + wal_sync: one round)
+ *             after a latency (50-500 us, now and then tens of ms; in some
+ *             runs every write takes 0.5-10 ms), strictly in order, and
+ *             only then hp_advance'd.  A crash loses every batch not yet
+ *             written; in some runs it catches the next 1-4 batches in a
+ *             write round whose sync had not returned, and fs_sim_crash
+ *             keeps, loses or (torn writes on) tears each unsynced write
+ *             at a 512-byte sector.  Per seed the disk may fail writes
+ *             (EIO, ENOSPC) and syncs (fdatasync): the node stops at once
+ *             (a failed fdatasync is fatal, never retried) and recovers
+ *             from its disk later; recovery itself may fail and is
+ *             retried.  Latent corruption: bits flipped in the written
+ *             part of a WAL segment of a crashed node.
  *   Crashes   A node stops at any event boundary, losing all volatile
- *             state; it restarts later from its durable image alone.
+ *             state; it restarts later from its disk alone (wal_open,
+ *             wal_restore_load, the snapshot file the WAL's mark names).
  *             Crashes often target the leader.  Power failures stop a
- *             majority, or every node, at the same instant.  A "leader
- *             killer" crashes or cuts off some new leaders within 20 ms of
- *             their election (short-lived leaders leave unreplicated
- *             entries behind: the ingredients of Raft's figure 8).
+ *             majority, or every node, at the same instant (each through
+ *             fs_sim_crash).  A "leader killer" crashes or cuts off some
+ *             new leaders within 20 ms of their election (short-lived
+ *             leaders leave unreplicated entries behind: the ingredients
+ *             of Raft's figure 8).
  *   Members   Nodes are added (fresh ids, empty disks) as learners,
  *             promoted once caught up, and voters (sometimes the leader)
  *             removed, keeping 3-7 voters; removed nodes stop for good.
+ *             A node whose recovery returns RP_ERR_CORRUPT stays down for
+ *             good and is replaced: REMOVE its id, ADD_LEARNER + PROMOTE a
+ *             fresh id with an empty disk, which catches up by snapshot.
+ * FAULT ASSUMPTION (docs/storage.md, "Fault assumptions"): bit flips hit
+ *   at most f = (voters - 1) / 2 nodes over the whole run (f = 1 when the
+ *   operator may shrink the group to 3 voters), so a quorum of nodes whose
+ *   disks kept every acknowledged batch always remains.  A node with a
+ *   flipped bit counts as failed whether or not recovery notices.
  *   Clients   3-10 clients, one op outstanding each, talk to whichever
  *             node claims leadership; ops time out after 5 s.
  * After the fault period every link heals, every crashed node restarts,
@@ -74,6 +93,12 @@
  *      restart, from its snapshot), and the state after index i is the same
  *      on every node.
  *   6. Linearizability of the client history (at the end, lincheck).
+ *   7. Disks: a recovery reports corruption only on a node whose bits were
+ *      flipped, and a refused log is never used (the node stays down); a
+ *      log that recovery accepts hands out only entries some node appended
+ *      at that index and term; the WAL's snapshot mark always has its
+ *      snapshot file; and at the end the leader's log holds every entry
+ *      ever committed (no acknowledged entry lost with <= f corrupt nodes).
  *   Also the core's own claims: commit <= last index, applied <= commit,
  *   applied equals what the ready batches handed out, stable <= last, terms
  *   and commit indexes never go backwards, a valid lease only on a leader,
@@ -185,6 +210,7 @@ sim_world *sim_world_create(const sim_params *p, uint64_t seed, FILE *out, int t
 	rp_prng_init(&w->rng_fault, seed ^ 0x6661756cULL);
 	rp_prng_init(&w->rng_clock, seed ^ 0x636c6f63ULL);
 	rp_prng_init(&w->rng_member, seed ^ 0x6d656d62ULL);
+	rp_prng_init(&w->rng_media, seed ^ 0x6d656469ULL);
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++)
 		sim_check_init(&w->check[g]);
 	w->drop_ppm = p->drop_ppm;
@@ -400,6 +426,12 @@ static void world_dispatch(sim_world *w, const sim_event *ev)
 		sim_check_log_matching(w);
 		sim_schedule(w, w->now_us + SIM_LOGCHECK_EVERY_US, SIM_EV_LOGCHECK, 0, 0, NULL);
 		return;
+	case SIM_EV_DISK_FAIL: {
+		sim_node *n = w->nodes[ev->slot];
+		if (n->up && n->incarnation == ev->arg)
+			sim_node_disk_fail(w, n);
+		return;
+	}
 	}
 	const bool unknown_event_kind = false;
 	RP_CHECK(unknown_event_kind);
@@ -457,6 +489,8 @@ static bool liveness_reached(sim_world *w, void *ctx)
 	const hp_conf *conf = &l->rep[0].st.conf;
 	for (uint32_t i = 0; i < conf->voter_count; i++) {
 		sim_node *v = sim_node_by_id(w, conf->voters[i]);
+		if (v != NULL && v->corrupt)
+			continue; /* a failed node, until the operator replaces it */
 		if (v == NULL || !v->up || !v->rep[0].st_valid || v->rep[0].st.leader != l->id)
 			return false;
 	}
@@ -478,7 +512,9 @@ static void liveness_explain(sim_world *w)
 		if (n->decommissioned)
 			continue;
 		const hp_status *st = &n->rep[0].st;
-		int m = n->up && n->rep[0].st_valid
+		int m = n->corrupt ? snprintf(buf + len, sizeof(buf) - len, " n%llu:corrupt",
+		                              (unsigned long long)n->id)
+		        : n->up && n->rep[0].st_valid
 		                ? snprintf(buf + len, sizeof(buf) - len, " n%llu:%s/t%llu/leader=n%llu",
 		                           (unsigned long long)n->id, hp_role_name(st->role),
 		                           (unsigned long long)st->term, (unsigned long long)st->leader)
@@ -527,6 +563,9 @@ bool sim_finish(sim_world *w)
 	sim_check_log_matching(w);
 	if (w->failed)
 		return false;
+	sim_check_nothing_lost(w, sim_lease_holder(w));
+	if (w->failed)
+		return false;
 	sim_client_close(w);
 	sim_client_settle(w);
 	if (w->failed)
@@ -553,6 +592,12 @@ bool sim_run_seed(uint64_t seed, uint32_t without, FILE *out, int trace, bool ve
 	sim_world_start(w, true, true);
 	sim_run_until(w, p.fault_us);
 	bool ok = sim_finish(w);
+	for (uint32_t i = 0; i < w->node_count; i++) {
+		uint64_t created = 0, deleted = 0;
+		sim_disk_segment_stats(&w->nodes[i]->disk, &created, &deleted);
+		w->stats.segments_created += created;
+		w->stats.segments_deleted += deleted;
+	}
 	if (stats)
 		*stats = w->stats;
 	if (simulated_us)

@@ -11,8 +11,9 @@
  * in its top comment), sim_node.c (a node and the core's driving loop),
  * sim_net.c (messages), sim_check.c (invariants), sim_client.c
  * (workload, history), sim_fault.c (the swarm's random faults),
- * sim_member.c (membership operator), sim_params.c, sim_kv.c, sim_disk.c,
- * sim_clock.c, sim_heap.c; scenarios in sim_scenario.c, the demo in
+ * sim_member.c (membership operator and repair of corrupt nodes),
+ * sim_params.c, sim_kv.c, sim_disk.c (a node's fs_sim disk with the real
+ * WAL and snapshot files), sim_clock.c, sim_heap.c; scenarios in sim_scenario.c, the demo in
  * sim_demo.c, the command line in sim_main.c.
  */
 #ifndef RASPUTIN_SIM_H
@@ -67,6 +68,7 @@ typedef enum {
 	SIM_EV_MEMBER,        /* a membership operator step */
 	SIM_EV_DECOMMISSION,  /* slot: node removed from the group: stop it for good */
 	SIM_EV_LOGCHECK,      /* periodic pairwise log-matching check */
+	SIM_EV_DISK_FAIL,     /* slot: node; arg: incarnation: a write or sync failed, stop */
 } sim_event_kind;
 
 /* --- messages (sim_net.c) ------------------------------------------------ */
@@ -96,6 +98,8 @@ typedef struct {
 	size_t entry_count;
 	bool has_chunk;
 	hp_snap_chunk chunk; /* data owned */
+	uint8_t *snap_blob;  /* chunk.last: the whole snapshot received (owned) */
+	size_t snap_size_bytes;
 	sim_msg **after;     /* msgs_after_persist, sent at completion */
 	size_t after_count;
 } sim_ready;
@@ -124,7 +128,11 @@ typedef struct sim_replica {
 	hp_config cfg;
 	hp_conf initial;     /* membership for a brand-new start (empty if added) */
 	rp_prng core_rng;    /* cfg.rand */
-	sim_disk disk;       /* durable: survives crashes */
+	/* What the node's disk holds for this group, as of the last durable
+	 * WAL round (or the last recovery): the checker's view of it. */
+	hp_hard_state dur_hs;
+	uint64_t dur_snap;   /* the WAL's snapshot mark */
+	uint64_t dur_last;   /* the WAL's last index */
 	/* volatile: rebuilt at restart */
 	hp_node *core;       /* NULL while the node is down */
 	sim_kv kv;
@@ -155,6 +163,10 @@ struct sim_node {
 	bool decommissioned; /* removed from the group and stopped for good */
 	bool added;          /* created by a membership change */
 	uint32_t incarnation; /* +1 at every crash */
+	sim_disk disk;        /* durable: fs_sim + WAL + snapshot files */
+	bool corrupt;         /* recovery refused its log: stays down until replaced */
+	bool bit_flipped;     /* latent corruption was injected into its WAL */
+	bool flip_unseen;     /* ... and it has not restarted since */
 	sim_clock clock;
 	uint64_t down_since_us;
 	sim_replica rep[SIM_GROUP_COUNT];
@@ -256,6 +268,11 @@ typedef struct {
 	uint32_t removes;
 	uint32_t promotes;
 	uint64_t attempts;
+	bool scheduled;       /* a SIM_EV_MEMBER event is queued */
+	bool repairing;       /* the goal replaces repair_id */
+	hp_id repair_id;      /* the corrupt node being replaced */
+	bool repair_remove_after; /* REMOVE repair_id once the new node is a voter */
+	bool repair_add_after;    /* ADD + PROMOTE a new node once repair_id is removed */
 } sim_member;
 
 /* --- the world (sim.c) --------------------------------------------------- */
@@ -270,6 +287,16 @@ typedef struct {
 	uint64_t leader_changes;
 	uint64_t lincheck_states;
 	bool lincheck_exhausted;
+	/* disk */
+	uint64_t disk_rounds;       /* WAL batches persisted (append + sync) */
+	uint64_t disk_errors;       /* injected write/sync failures that stopped a node */
+	uint64_t inflight_writes;   /* crashes that caught a write round unsynced */
+	uint64_t torn_tails;        /* recoveries that cut a torn or incomplete tail */
+	uint64_t torn_bytes;
+	uint64_t bit_flips;         /* nodes given latent corruption */
+	uint64_t corrupt_detected;  /* recoveries that returned RP_ERR_CORRUPT */
+	uint64_t nodes_replaced;    /* corrupt nodes removed and replaced */
+	uint64_t segments_created, segments_deleted;
 } sim_stats;
 
 struct sim_world {
@@ -278,6 +305,7 @@ struct sim_world {
 	uint64_t now_us;
 	sim_heap heap;
 	rp_prng rng_net, rng_disk, rng_fault, rng_clock, rng_member;
+	rp_prng rng_media; /* the simulated disks: crashes, errors, bit flips */
 	sim_node *nodes[SIM_MAX_NODES];
 	uint32_t node_count;
 	/* network */
@@ -368,6 +396,8 @@ void sim_node_crash(sim_world *w, sim_node *n);
 void sim_node_tick(sim_world *w, sim_node *n);
 void sim_node_deliver(sim_world *w, sim_node *n, const sim_msg *msg);
 void sim_node_disk_done(sim_world *w, sim_node *n, uint32_t group_slot);
+/* A write or sync failed on a live node: it stops (SIM_EV_DISK_FAIL). */
+void sim_node_disk_fail(sim_world *w, sim_node *n);
 uint64_t sim_node_now(const sim_world *w, const sim_node *n); /* local clock */
 /* After an event: refreshes the cached status of touched replicas and
  * checks the per-node invariants. */
@@ -395,6 +425,8 @@ void sim_check_snapshot(sim_world *w, sim_replica *r, const char *how);
 void sim_check_status(sim_world *w, sim_replica *r, const hp_status *old, const hp_status *st);
 void sim_check_leases(sim_world *w);
 void sim_check_log_matching(sim_world *w);
+/* At the end: the leader's log holds every committed entry. */
+void sim_check_nothing_lost(sim_world *w, sim_node *leader);
 bool sim_check_linearizable(sim_world *w);
 const sim_check_commit *sim_check_commit_at(const sim_world *w, uint32_t group_slot,
                                             uint64_t index);
@@ -426,6 +458,9 @@ void sim_fault_event(sim_world *w, const sim_event *ev);
 void sim_fault_stop(sim_world *w);
 /* A node just became leader (the leader-killer fault may strike). */
 void sim_fault_on_election(sim_world *w, sim_node *leader);
+/* A node crashed by a fault: latent corruption may strike its WAL now
+ * (within the run's budget of corrupt nodes). */
+void sim_fault_after_crash(sim_world *w, sim_node *n);
 
 /* Membership operator (sim_member.c). */
 void sim_member_start(sim_world *w);
@@ -434,5 +469,7 @@ void sim_member_step(sim_world *w);
 int sim_member_propose(sim_world *w, hp_conf_op op, hp_id id);
 /* A new empty node (not yet a member); NULL when no slot is left. */
 sim_node *sim_member_new_node(sim_world *w);
+/* A node's recovery refused its log: have the operator replace it. */
+void sim_member_corrupt(sim_world *w, sim_node *n);
 
 #endif

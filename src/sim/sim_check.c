@@ -314,7 +314,7 @@ void sim_check_status(sim_world *w, sim_replica *r, const hp_status *old, const 
 		bad = "a leader that names another leader";
 	else if (st->lease_valid && st->role != HP_LEADER)
 		bad = "a valid lease on a non-leader";
-	else if (st->term < r->disk.hard_state.term)
+	else if (st->term < r->dur_hs.term)
 		bad = "term below its durable term";
 	else if (st->corrupt)
 		bad = "the core reports corruption";
@@ -417,7 +417,7 @@ static bool check_promises(sim_world *w, uint32_t g, const sim_node *holder, con
 			if (vr->st_valid && vr->st.lease_holder == hid &&
 			    sim_node_now(w, v) < vr->st.promise_until_us)
 				promised++;
-		} else if (vr->disk.hard_state.lease_holder == hid) {
+		} else if (vr->dur_hs.lease_holder == hid) {
 			promised++;
 		}
 	}
@@ -446,7 +446,7 @@ static void check_lease_explain(sim_world *w, uint32_t g, sim_node *n, const hp_
 		else
 			m = snprintf(who + len, sizeof(who) - len, " n%llu:down,durable=n%llu",
 			             (unsigned long long)v->id,
-			             (unsigned long long)vr->disk.hard_state.lease_holder);
+			             (unsigned long long)vr->dur_hs.lease_holder);
 		if (m > 0)
 			len += (size_t)m;
 	}
@@ -562,4 +562,43 @@ bool sim_check_linearizable(sim_world *w)
 		return false;
 	}
 	return true;
+}
+
+/* --- nothing acknowledged is lost ---------------------------------------------- */
+
+/*
+ * At the end of a run: the leader's log holds every entry any node ever
+ * applied (the global committed log), with the same term and content, or
+ * covers it with its snapshot.  With at most f corrupt or replaced nodes
+ * no acknowledged entry may be missing, whatever the disks tore or lost.
+ */
+void sim_check_nothing_lost(sim_world *w, sim_node *leader)
+{
+	if (leader == NULL || !leader->up)
+		return;
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		const sim_check *c = &w->check[g];
+		sim_replica *r = &leader->rep[g];
+		hp_status st;
+		hp_get_status(r->core, sim_node_now(w, leader), &st);
+		if (st.last_index < c->commit_count) {
+			sim_fail(w, "acknowledged entries lost: leader n%llu's log ends at %llu but %zu "
+			            "entries were committed",
+			         (unsigned long long)leader->id, (unsigned long long)st.last_index,
+			         c->commit_count);
+			return;
+		}
+		for (uint64_t i = st.snapshot_index + 1; i <= c->commit_count; i++) {
+			const sim_check_commit *want = &c->commits[i - 1];
+			const hp_entry *e = hp_log_entry(r->core, i);
+			if (e == NULL || e->term != want->term ||
+			    sim_kv_hash_entry(e->type, e->data, e->size_bytes) != want->hash) {
+				sim_fail(w, "acknowledged entry lost: leader n%llu's entry at %llu is not the "
+				            "committed %llu/%llu",
+				         (unsigned long long)leader->id, (unsigned long long)i,
+				         (unsigned long long)i, (unsigned long long)want->term);
+				return;
+			}
+		}
+	}
 }

@@ -1,15 +1,24 @@
 /*
- * sim_disk.h — a node's simulated durable storage: what survives a crash.
- * It holds the hard state, the current snapshot (meta and blob), the
- * snapshot being received chunk by chunk, and the log entries after the
- * snapshot, each owning a copy of its data.  The node's driving loop
- * writes here only when a ready batch's simulated persistence completes,
- * so everything not yet written here is lost by a crash; a restart
- * rebuilds the core from this image alone.
+ * sim_disk.h — a simulated node's durable storage: ONE fs_sim disk
+ * (storage/fs_sim.h) per node holding the node's real write-ahead log
+ * (storage/wal.h, synchronous mode) in "wal/" and its state-machine
+ * snapshots in "snap/", one file per (group, index).  Everything that
+ * survives a crash is on that disk and nowhere else: a restart recovers
+ * with wal_open + wal_restore_load and reads its snapshot back from its
+ * file.  Crashes go through fs_sim_crash (unsynced writes kept, lost or
+ * torn at 512-byte sectors); latent corruption flips bits in durable WAL
+ * data.
  *
- * Functions returning int give 0, or -1 when the write breaks the core's
- * contract (non-contiguous entries, truncating a snapshot, a chunk out of
- * order); the caller reports that as a failure of the run.
+ * The snapshot protocol (docs/storage.md, "the caller makes the snapshot
+ * itself durable first"): write snap/tmp, fdatasync, rename to
+ * snap/<group>-<index>, fsync the directory; only then append the WAL's
+ * snapshot mark.  Older snapshot files are deleted once a newer mark is
+ * durable; at restart every file but the one the WAL's mark names goes.
+ *
+ * Every function that writes returns 0 or an RP_ERR_* code from the disk
+ * or the WAL; any failure is fatal for the node (it stops and recovers).
+ * Also here: the volatile snapshot stage (chunks as they arrive) and deep
+ * copies of entry arrays for ready batches and messages.
  */
 #ifndef RASPUTIN_SIM_DISK_H
 #define RASPUTIN_SIM_DISK_H
@@ -19,6 +28,9 @@
 #include <stdint.h>
 
 #include "harpoon/harpoon.h"
+#include "storage/fs_sim.h"
+#include "storage/wal.h"
+#include "util/prng.h"
 
 /* A snapshot being assembled from chunks (offsets must arrive in order). */
 typedef struct {
@@ -29,44 +41,64 @@ typedef struct {
 } sim_disk_stage;
 
 typedef struct {
-	hp_hard_state hard_state;
-	hp_snapshot_meta snap; /* snap.index == 0: no snapshot */
-	uint8_t *snap_blob;
-	size_t snap_size_bytes;
-	sim_disk_stage stage; /* incoming snapshot */
-	/* log[i] is the entry at snap.index + 1 + i; data owned */
-	hp_entry *log;
-	size_t log_count;
-	size_t log_capacity;
+	fs_sim *media;          /* the node's disk; survives crashes */
+	wal *log;               /* NULL while the node is down */
+	uint64_t segment_bytes; /* WAL segment size */
+	uint64_t wal_id;
+	fs_sim_faults faults;   /* as configured (errors may be switched off) */
+	rp_prng *rng;           /* borrowed: the world's media PRNG */
+	uint64_t segments_created; /* by WAL objects already closed */
+	uint64_t segments_deleted;
 } sim_disk;
 
-enum { SIM_DISK_STAGE_MAX_BYTES = 1 << 20 };
+enum {
+	SIM_DISK_STAGE_MAX_BYTES = 1 << 20,
+	SIM_DISK_MAX_SEGMENTS = 512,
+	SIM_DISK_SNAPSHOT_MAX_BYTES = 1 << 16,
+};
 
-void sim_disk_init(sim_disk *disk);
+/* An empty disk.  rng is borrowed for the disk's lifetime. */
+void sim_disk_init(sim_disk *disk, uint64_t segment_bytes, uint64_t wal_id,
+                   const fs_sim_faults *faults, rp_prng *rng);
 void sim_disk_deinit(sim_disk *disk);
+/* Switches the probabilistic write/sync errors on or off. */
+void sim_disk_errors(sim_disk *disk, bool on);
 
-static inline uint64_t sim_disk_last_index(const sim_disk *disk)
-{
-	return disk->snap.index + disk->log_count;
-}
-/* The durable entry at index, or NULL. */
-const hp_entry *sim_disk_entry(const sim_disk *disk, uint64_t index);
-/* Term at index (the snapshot's at snap.index), 0 if unknown. */
-uint64_t sim_disk_term(const sim_disk *disk, uint64_t index);
+/* Opens and recovers the WAL (wal_open); on RP_ERR_CORRUPT, rep says where. */
+int sim_disk_open(sim_disk *disk, wal_report *rep);
+/* One atomic batch: wal_append, then wal_sync (one round). */
+int sim_disk_persist(sim_disk *disk, const wal_rec *recs, size_t count);
+/* A crash in the middle of a write round: sim_disk_queue appends batches
+ * (wal_append, nothing written), then sim_disk_write_unsynced writes them
+ * in one round whose sync fails, so they sit unsynced on the disk when
+ * the crash comes.  The WAL is failed afterwards; only sim_disk_crash
+ * may follow. */
+int sim_disk_queue(sim_disk *disk, const wal_rec *recs, size_t count);
+void sim_disk_write_unsynced(sim_disk *disk);
+/* Closes the WAL object without writing anything more (a process
+ * stop), keeping its statistics. */
+void sim_disk_close_log(sim_disk *disk);
+/* Segments created and deleted over the disk's life. */
+void sim_disk_segment_stats(sim_disk *disk, uint64_t *created, uint64_t *deleted);
+/* Power loss: drops the WAL object (nothing more is written), then
+ * fs_sim_crash keeps, loses or tears each unsynced write. */
+void sim_disk_crash(sim_disk *disk);
 
-/* Removes entries >= from; from must be above the snapshot. */
-int sim_disk_truncate(sim_disk *disk, uint64_t from);
-/* Appends copies; entries[0].index must be last_index + 1, and the rest
- * contiguous. */
-int sim_disk_append(sim_disk *disk, const hp_entry *entries, size_t count);
-/* Replaces the snapshot by (meta, blob) taken by this node at an index it
- * holds durably (compaction); drops the log entries up to meta.index. */
-int sim_disk_compact(sim_disk *disk, const hp_snapshot_meta *meta, const uint8_t *blob,
-                     size_t size_bytes);
-/* Installs a snapshot received from the leader: replaces the snapshot and
- * the whole log (the log is empty after it). */
-void sim_disk_install(sim_disk *disk, const hp_snapshot_meta *meta, const uint8_t *blob,
-                      size_t size_bytes);
+/* Writes a snapshot durably (tmp, fdatasync, rename, fsync_dir). */
+int sim_disk_snapshot_write(sim_disk *disk, uint64_t group, uint64_t index,
+                            const uint8_t *blob, size_t size_bytes);
+/* Reads up to cap bytes at offset of snapshot (group, index); *size_bytes
+ * read and *total_bytes the file's size.  RP_ERR_NOTFOUND if absent. */
+int sim_disk_snapshot_read(sim_disk *disk, uint64_t group, uint64_t index, uint64_t offset,
+                           uint8_t *buf, size_t cap, size_t *size_bytes, uint64_t *total_bytes);
+/* Deletes every snapshot file of group but (group, keep) (and syncs the
+ * directory). */
+int sim_disk_snapshot_prune(sim_disk *disk, uint64_t group, uint64_t keep);
+
+/* Latent corruption: flips `count` bits inside the written part of a
+ * random WAL segment file (durable content).  Returns 0, or
+ * RP_ERR_NOTFOUND when there is no written segment; *what names it. */
+int sim_disk_corrupt(sim_disk *disk, uint32_t count, char *what, size_t what_size);
 
 void sim_disk_stage_init(sim_disk_stage *stage);
 void sim_disk_stage_deinit(sim_disk_stage *stage);

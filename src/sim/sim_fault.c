@@ -6,7 +6,10 @@
  * random while; crashes (often of the leader) with restarts after a random
  * downtime; and clock rate changes within the drift bound, often pinned at
  * its edges (the leader slow, everyone else fast: the case the lease's
- * drift margin exists for).  Inter-arrival times are uniform in
+ * drift margin exists for); and the disk's faults: write and sync errors
+ * switched on for the fault period, and latent bit flips in the WAL of a
+ * node that just crashed, on at most p.corrupt_nodes_max nodes per run
+ * (the fault assumption in sim.c).  Inter-arrival times are uniform in
  * [0, 2 * mean].
  */
 #include <stdio.h>
@@ -45,6 +48,8 @@ void sim_fault_start(sim_world *w)
 {
 	const sim_params *p = &w->p;
 	w->chaos = true;
+	for (uint32_t i = 0; i < w->node_count; i++)
+		sim_disk_errors(&w->nodes[i]->disk, true);
 	if (p->partition_mean_us)
 		sim_schedule(w, w->now_us + fault_interval(w, p->partition_mean_us), SIM_EV_PARTITION,
 		             0, 0, NULL);
@@ -149,6 +154,7 @@ static void fault_crash(sim_world *w)
 	uint64_t down = rp_prng_range(&w->rng_fault, w->p.down_min_us, w->p.down_max_us);
 	sim_trace(w, "CRASH n%llu (down for %llu ms)", (unsigned long long)x->id,
 	          (unsigned long long)(down / 1000));
+	sim_fault_after_crash(w, x);
 	sim_schedule(w, w->now_us + down, SIM_EV_RESTART, x->slot, x->incarnation, NULL);
 }
 
@@ -184,6 +190,7 @@ static void fault_power(sim_world *w)
 		sim_node_crash(w, x);
 		uint64_t down = rp_prng_range(&w->rng_fault, w->p.down_min_us, w->p.down_max_us);
 		sim_schedule(w, w->now_us + down, SIM_EV_RESTART, x->slot, x->incarnation, NULL);
+		sim_fault_after_crash(w, x);
 		if (len >= 0 && (size_t)len < sizeof(who) - 8)
 			len += snprintf(who + len, sizeof(who) - (size_t)len, " n%llu",
 			                (unsigned long long)x->id);
@@ -244,6 +251,7 @@ static void fault_kill_leader(sim_world *w, sim_node *x, uint64_t term)
 		          (unsigned long long)x->id, (unsigned long long)term,
 		          (unsigned long long)(down / 1000));
 		sim_schedule(w, w->now_us + down, SIM_EV_RESTART, x->slot, x->incarnation, NULL);
+		sim_fault_after_crash(w, x);
 		return;
 	}
 	sim_partition *part = NULL;
@@ -338,9 +346,32 @@ void sim_fault_event(sim_world *w, const sim_event *ev)
 	}
 }
 
+void sim_fault_after_crash(sim_world *w, sim_node *n)
+{
+	const sim_params *p = &w->p;
+	if (!w->chaos || p->corrupt_nodes_max == 0 || n->bit_flipped || n->decommissioned)
+		return;
+	uint32_t flipped = 0;
+	for (uint32_t i = 0; i < w->node_count; i++)
+		flipped += w->nodes[i]->bit_flipped ? 1u : 0u;
+	if (flipped >= p->corrupt_nodes_max || rp_prng_below(&w->rng_media, 100) >= p->corrupt_pct)
+		return;
+	char what[160];
+	uint32_t bits = (uint32_t)rp_prng_range(&w->rng_media, 1, 3);
+	if (sim_disk_corrupt(&n->disk, bits, what, sizeof(what)) != 0)
+		return;
+	n->bit_flipped = true;
+	n->flip_unseen = true;
+	w->stats.bit_flips++;
+	sim_trace(w, "BIT FLIP n%llu: %u bit(s) flipped in its durable WAL (%s)",
+	          (unsigned long long)n->id, bits, what);
+}
+
 void sim_fault_stop(sim_world *w)
 {
 	w->chaos = false;
+	for (uint32_t i = 0; i < w->node_count; i++)
+		sim_disk_errors(&w->nodes[i]->disk, false);
 	for (uint32_t i = 0; i < SIM_MAX_PARTITIONS; i++)
 		w->parts[i].active = false;
 	sim_link_recompute(w);

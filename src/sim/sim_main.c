@@ -54,7 +54,7 @@ static void usage(FILE *f)
 	        "\n"
 	        "--without KINDS switches fault classes off, to narrow a failure down:\n"
 	        "a comma-separated list of partitions, crashes, clocks, members, lossy\n"
-	        "(drops, duplicates, long delays), torn, slowdisk. Replays of a seed\n"
+	        "(drops, duplicates, long delays), torn, slowdisk, diskerr, corrupt. Replays of a seed\n"
 	        "must use the same list.\n",
 	        prog);
 }
@@ -102,7 +102,7 @@ static int cmd_run(int argc, char **argv)
 			without_arg = argv[i + 1];
 			if (!sim_params_parse_without(argv[++i], &without))
 				return bad_usage("run: --without takes a list of partitions, crashes, clocks, "
-				                 "members, lossy, torn, slowdisk; got '%s'",
+				                 "members, lossy, torn, slowdisk, diskerr, corrupt; got '%s'",
 				                 argv[i]);
 		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
 			if (!parse_u64(argv[++i], &seed))
@@ -134,6 +134,14 @@ static int cmd_run(int argc, char **argv)
 	       st.msgs_duplicated, st.entries_committed, st.leader_changes, st.crashes,
 	       st.partitions, st.snapshots_installed, st.ops_ok, st.ops_fail, st.ops_info,
 	       st.lincheck_exhausted ? "; lincheck budget exhausted on a key" : "");
+	printf("  disk: %" PRIu64 " WAL rounds, %" PRIu64 " segments created / %" PRIu64
+	       " deleted, %" PRIu64 " write rounds caught unsynced by a crash, %" PRIu64
+	       " torn tails cut (%" PRIu64 " bytes), %" PRIu64 " write/sync errors, %" PRIu64
+	       " nodes with bit flips, %" PRIu64 " corruptions detected, %" PRIu64
+	       " nodes replaced\n",
+	       st.disk_rounds, st.segments_created, st.segments_deleted, st.inflight_writes,
+	       st.torn_tails, st.torn_bytes, st.disk_errors, st.bit_flips, st.corrupt_detected,
+	       st.nodes_replaced);
 	if (ok) {
 		printf("PASS seed %" PRIu64 "\n", seed);
 		return 0;
@@ -152,6 +160,7 @@ typedef struct {
 	uint64_t events;
 	uint8_t ok;
 	uint8_t exhausted;
+	uint64_t unsynced, torn, diskerr, flips, detected, replaced;
 	char reason[480];
 } swarm_record;
 
@@ -196,6 +205,12 @@ static void swarm_one(uint64_t seed, uint32_t without, swarm_record *rec)
 	                  : 0;
 	rec->events = st.events;
 	rec->exhausted = st.lincheck_exhausted ? 1 : 0;
+	rec->unsynced = st.inflight_writes;
+	rec->torn = st.torn_tails;
+	rec->diskerr = st.disk_errors;
+	rec->flips = st.bit_flips;
+	rec->detected = st.corrupt_detected;
+	rec->replaced = st.nodes_replaced;
 }
 
 /* Runs one seed in a child process, so that a crash or a failed
@@ -250,7 +265,7 @@ static int cmd_swarm(int argc, char **argv)
 			without_arg = argv[i + 1];
 			if (!sim_params_parse_without(argv[++i], &without))
 				return bad_usage("swarm: --without takes a list of partitions, crashes, "
-				                 "clocks, members, lossy, torn, slowdisk; got '%s'",
+				                 "clocks, members, lossy, torn, slowdisk, diskerr, corrupt; got '%s'",
 				                 argv[i]);
 		} else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
 			if (!parse_u64(argv[++i], &seeds) || seeds == 0)
@@ -314,6 +329,7 @@ static int cmd_swarm(int argc, char **argv)
 
 	double t0 = wall_seconds();
 	uint64_t done = 0, passed = 0, failed = 0, exhausted = 0, sim_us = 0;
+	uint64_t unsynced = 0, torn = 0, diskerr = 0, flips = 0, detected = 0, replaced = 0;
 	int rc = 0;
 	for (uint64_t s = first; s < first + seeds; s++) {
 		uint64_t k = (s - first) % jobs;
@@ -332,6 +348,12 @@ static int cmd_swarm(int argc, char **argv)
 		done++;
 		sim_us += rec.sim_us;
 		exhausted += rec.exhausted;
+		unsynced += rec.unsynced;
+		torn += rec.torn;
+		diskerr += rec.diskerr;
+		flips += rec.flips;
+		detected += rec.detected;
+		replaced += rec.replaced;
 		if (rec.ok) {
 			passed++;
 		} else {
@@ -364,6 +386,10 @@ static int cmd_swarm(int argc, char **argv)
 	       "in %.1f wall s (%.0f\xc3\x97 real time, %.1f seeds/s)%s\n",
 	       done, passed, failed, simulated, wall, simulated / wall, (double)done / wall,
 	       exhausted ? "" : "");
+	printf("swarm: disk faults: %" PRIu64 " write rounds caught unsynced by a crash, %" PRIu64
+	       " torn tails cut, %" PRIu64 " write/sync errors, %" PRIu64 " nodes with bit flips, %" PRIu64
+	       " corruptions detected, %" PRIu64 " nodes replaced\n",
+	       unsynced, torn, diskerr, flips, detected, replaced);
 	if (exhausted)
 		printf("swarm: %" PRIu64 " seeds had a key whose linearizability search ran out of "
 		       "budget (treated as a pass)\n",

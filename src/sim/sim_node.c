@@ -1,7 +1,8 @@
 /*
- * sim_node.c — one simulated node: its clock, its simulated disk, its
- * key-value state machine and, per group, the real Harpoon core, driven
- * exactly as harpoon.h's contract says:
+ * sim_node.c — one simulated node: its clock, its simulated disk (the real
+ * WAL on an fs_sim disk, sim_disk.h), its key-value state machine and, per
+ * group, the real Harpoon core, driven exactly as harpoon.h's contract
+ * says:
  *
  *   after every input, while hp_has_ready: take the batch, copy what must
  *   outlive the next call, send rd.msgs at once, schedule the batch's
@@ -9,13 +10,19 @@
  *   latency), install a received snapshot and apply rd.committed to the
  *   state machine, queue rd.reads until the state machine has applied
  *   their index, and compact on rd.compact_hint.  When a batch's
- *   persistence completes: write it to the durable image (snapshot, hard
- *   state, truncation, entries — in that order), hp_advance, and only then
- *   send rd.msgs_after_persist.
+ *   persistence completes: write a received snapshot's file durably, then
+ *   the batch's records (wal_recs_from_ready: install mark, hard state,
+ *   truncation, entries) with wal_append + wal_sync, hp_advance, and only
+ *   then send rd.msgs_after_persist.  Compaction writes the snapshot file
+ *   durably, then the WAL's snapshot mark, then calls hp_compact.
  *
- * A crash destroys the core and every batch not yet durable (possibly
- * leaving a prefix of the batch being written, a torn write); a restart
- * rebuilds the core from the durable image alone.
+ * A crash destroys the core and every batch not yet durable (the batches
+ * of a write round caught in the middle may sit unsynced on the disk, and
+ * fs_sim_crash keeps, loses or tears them); a restart recovers with
+ * wal_open + wal_restore_load and the snapshot file the WAL's mark names.
+ * A failed write or sync stops the node (it recovers later); a recovery
+ * that reports RP_ERR_CORRUPT keeps the node down for good, and the
+ * membership operator replaces it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,16 +41,15 @@ static int node_snapshot_read(void *ctx, uint64_t group, uint64_t index, uint64_
                               uint8_t *buf, size_t cap, size_t *size_bytes, bool *last)
 {
 	sim_replica *r = ctx;
-	const sim_disk *d = &r->disk;
-	if (group != r->group || d->snap.index == 0 || d->snap.index != index ||
-	    d->snap_blob == NULL || offset > d->snap_size_bytes || cap == 0)
+	if (group != r->group || index == 0 || cap == 0)
 		return -1;
-	size_t n = d->snap_size_bytes - (size_t)offset;
-	if (n > cap)
-		n = cap;
-	memcpy(buf, d->snap_blob + offset, n);
+	/* Served from the durable file: what a restarted node would serve. */
+	size_t n = 0;
+	uint64_t total = 0;
+	if (sim_disk_snapshot_read(&r->node->disk, group, index, offset, buf, cap, &n, &total) != 0)
+		return -1;
 	*size_bytes = n;
-	*last = offset + n == d->snap_size_bytes;
+	*last = offset + n == total;
 	return 0;
 }
 
@@ -65,6 +71,14 @@ sim_node *sim_node_create(sim_world *w, const hp_conf *initial, bool added)
 	               (int32_t)w->p.clock_ppm;
 	sim_clock_init(&n->clock, offset, 0);
 	sim_clock_set_rate(&n->clock, w->now_us, rate);
+	fs_sim_faults faults;
+	fs_sim_faults_default(&faults);
+	faults.crash_torn_ppm = w->p.torn_ppm;
+	faults.write_eio_ppm = w->p.write_eio_ppm;
+	faults.write_nospc_ppm = w->p.write_nospc_ppm;
+	faults.sync_eio_ppm = w->p.sync_eio_ppm;
+	sim_disk_init(&n->disk, w->p.segment_bytes, n->id, &faults, &w->rng_media);
+	sim_disk_errors(&n->disk, w->chaos);
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
 		sim_replica *r = &n->rep[g];
 		r->node = n;
@@ -93,7 +107,6 @@ sim_node *sim_node_create(sim_world *w, const hp_conf *initial, bool added)
 		if (initial)
 			r->initial = *initial;
 		rp_prng_init(&r->core_rng, w->seed * 0x9e3779b97f4a7c15ULL + n->id * 131 + g);
-		sim_disk_init(&r->disk);
 		sim_disk_stage_init(&r->stage);
 	}
 	w->nodes[n->slot] = n;
@@ -106,6 +119,7 @@ static void ready_free(sim_ready *q)
 {
 	sim_disk_entries_free(q->entries, q->entry_count);
 	free((void *)q->chunk.data);
+	free(q->snap_blob);
 	for (size_t i = 0; i < q->after_count; i++)
 		sim_net_free(q->after[i]);
 	free(q->after);
@@ -138,72 +152,63 @@ void sim_node_destroy(sim_node *n)
 		sim_replica *r = &n->rep[g];
 		replica_clear_volatile(r);
 		free(r->readies);
-		sim_disk_deinit(&r->disk);
 	}
+	sim_disk_deinit(&n->disk);
 	free(n);
 }
 
 /* --- persistence ---------------------------------------------------------- */
 
-/* Writes the first `limit` steps of batch q to the durable image, in the
- * contract's order: snapshot chunk, hard state, truncation, each entry. */
-static void replica_persist(sim_world *w, sim_replica *r, const sim_ready *q, size_t limit)
+/* The WAL records of batch q, through the real wal_recs_from_ready (the
+ * batch is rebuilt as an hp_ready from the copies it owns). */
+static size_t ready_recs(const sim_replica *r, const sim_ready *q, hp_ready *rd,
+                         wal_rec recs[WAL_READY_MAX_RECS])
 {
-	sim_disk *d = &r->disk;
-	size_t step = 0;
-	hp_id id = r->node->id;
-	if (q->has_chunk) {
-		if (step++ >= limit)
-			return;
-		if (sim_disk_stage_put(&d->stage, &q->chunk) != 0) {
-			sim_fail(w, "n%llu: durable snapshot chunk at offset %llu does not continue the "
-			            "%zu bytes staged (snapshot %llu/%llu)",
-			         (unsigned long long)id, (unsigned long long)q->chunk.offset,
-			         d->stage.size_bytes, (unsigned long long)q->chunk.meta.index,
-			         (unsigned long long)q->chunk.meta.term);
-			return;
-		}
-		if (q->chunk.last) {
-			if (q->chunk.meta.index < d->snap.index) {
-				sim_fail(w, "n%llu: installs snapshot %llu over its newer snapshot %llu",
-				         (unsigned long long)id, (unsigned long long)q->chunk.meta.index,
-				         (unsigned long long)d->snap.index);
-				return;
-			}
-			sim_disk_install(d, &q->chunk.meta, d->stage.data, d->stage.size_bytes);
-		}
-	}
-	if (q->hard_state_changed) {
-		if (step++ >= limit)
-			return;
-		d->hard_state = q->hard_state;
-	}
-	if (q->truncate_from) {
-		if (step++ >= limit)
-			return;
-		if (sim_disk_truncate(d, q->truncate_from) != 0) {
-			sim_fail(w, "n%llu: truncation from %llu reaches into its snapshot at %llu",
-			         (unsigned long long)id, (unsigned long long)q->truncate_from,
-			         (unsigned long long)d->snap.index);
-			return;
-		}
-	}
-	for (size_t i = 0; i < q->entry_count; i++) {
-		if (step++ >= limit)
-			return;
-		if (sim_disk_append(d, &q->entries[i], 1) != 0) {
-			sim_fail(w, "n%llu: entry %llu is not contiguous with its durable log (last %llu)",
-			         (unsigned long long)id, (unsigned long long)q->entries[i].index,
-			         (unsigned long long)sim_disk_last_index(d));
-			return;
-		}
-	}
+	memset(rd, 0, sizeof(*rd));
+	rd->seq = q->seq;
+	rd->hard_state_changed = q->hard_state_changed;
+	rd->hard_state = q->hard_state;
+	rd->truncate_from = q->truncate_from;
+	rd->entries = q->entries;
+	rd->entry_count = q->entry_count;
+	rd->has_snap_chunk = q->has_chunk;
+	rd->snap_chunk = q->chunk;
+	return wal_recs_from_ready(r->group, rd, recs);
 }
 
-static size_t ready_steps(const sim_ready *q)
+static bool disk_fatal_code(int rc)
 {
-	return (q->has_chunk ? 1u : 0u) + (q->hard_state_changed ? 1u : 0u) +
-	       (q->truncate_from ? 1u : 0u) + q->entry_count;
+	return rc == RP_ERR_IO || rc == RP_ERR_NOSPC || rc == RP_ERR_FSYNC || rc == RP_ERR_CLOSED;
+}
+
+/* A write or sync failed: the node stops at once (the event queue runs
+ * the crash before anything else can call into it) and recovers later.
+ * Nothing of what failed is acknowledged. */
+static void node_disk_failed(sim_world *w, sim_node *n, int rc, const char *what)
+{
+	if (!disk_fatal_code(rc)) {
+		sim_fail(w, "n%llu: %s: %s (not a disk fault: the storage contract was broken)",
+		         (unsigned long long)n->id, what, rp_strerror(rc));
+		return;
+	}
+	sim_trace(w, "DISK n%llu: %s failed: %s; the node stops", (unsigned long long)n->id, what,
+	          rp_strerror(rc));
+	sim_schedule(w, w->now_us, SIM_EV_DISK_FAIL, n->slot, n->incarnation, NULL);
+}
+
+static bool disk_usable(const sim_node *n)
+{
+	return n->disk.log != NULL && wal_failed(n->disk.log) == 0;
+}
+
+/* The checker's view of the disk after a durable round. */
+static void replica_note_durable(sim_replica *r)
+{
+	wal_group_info info;
+	if (wal_group_info_get(r->node->disk.log, r->group, &info) == 0) {
+		r->dur_snap = info.snapshot.index;
+		r->dur_last = info.last_index;
+	}
 }
 
 static uint64_t disk_latency(sim_world *w)
@@ -240,19 +245,106 @@ static sim_ready *ready_push(sim_world *w, sim_replica *r)
 	return q;
 }
 
+static void ready_pop(sim_replica *r)
+{
+	ready_free(&r->readies[r->ready_head]);
+	r->ready_head = (r->ready_head + 1) % r->ready_capacity;
+	r->ready_count--;
+}
+
+enum { SIM_GROUP_COMMIT_MAX = 64 }; /* batches per write round */
+
+static void crash_inflight_write(sim_world *w, sim_node *n, size_t max_batches);
+
+/* The node crashes in the middle of this write round: every batch queued
+ * so far is written, the sync never returns, and the crash keeps, loses
+ * or tears those writes.  It restarts after a random downtime. */
+static void crash_midround(sim_world *w, sim_node *n)
+{
+	crash_inflight_write(w, n, SIM_GROUP_COMMIT_MAX);
+	sim_node_crash(w, n);
+	uint64_t down = rp_prng_range(&w->rng_media, w->p.down_min_us,
+	                              w->p.down_max_us > w->p.down_min_us ? w->p.down_max_us
+	                                                                  : w->p.down_min_us);
+	sim_trace(w, "CRASH n%llu in the middle of a write round (down for %llu ms)",
+	          (unsigned long long)n->id, (unsigned long long)(down / 1000));
+	sim_schedule(w, w->now_us + down, SIM_EV_RESTART, n->slot, n->incarnation, NULL);
+}
+
+/*
+ * The disk completes the batches due by now, as one group-commit round:
+ * each batch is one wal_append (atomic), then one wal_sync makes them all
+ * durable; a received snapshot's file is written (and synced) before its
+ * batch's install mark is appended.  Only then hp_advance for each, in seq
+ * order, and their msgs_after_persist go out.  Batches completed here ahead
+ * of their own SIM_EV_DISK make that event find nothing due.
+ */
 void sim_node_disk_done(sim_world *w, sim_node *n, uint32_t group_slot)
 {
 	RP_CHECK(group_slot < SIM_GROUP_COUNT);
 	sim_replica *r = &n->rep[group_slot];
 	RP_CHECK(n->up && r->core != NULL);
-	RP_CHECK(r->ready_count > 0);
-	sim_ready *q = &r->readies[r->ready_head];
-	RP_CHECK(q->done_us <= w->now_us);
-	if (w->trace >= 2)
-		sim_trace(w, "  n%llu ready %llu durable", (unsigned long long)n->id,
-		          (unsigned long long)q->seq);
-	replica_persist(w, r, q, SIZE_MAX);
-	if (!w->failed) {
+	if (r->ready_count == 0 || r->readies[r->ready_head].done_us > w->now_us)
+		return; /* completed with an earlier batch's round */
+	int rc = disk_usable(n) ? 0 : RP_ERR_CLOSED;
+	/* Aimed at rounds of several batches: they span sectors, so a crash
+	 * can tear them (a round inside one sector is written atomically). */
+	if (rc == 0 && w->chaos && w->p.midround_ppm && r->ready_count >= 3 &&
+	    rp_prng_chance_ppm(&w->rng_media, w->p.midround_ppm)) {
+		crash_midround(w, n);
+		return;
+	}
+	size_t due = 0, installs = 0;
+	while (rc == 0 && due < r->ready_count && due < SIM_GROUP_COMMIT_MAX) {
+		sim_ready *q = &r->readies[(r->ready_head + due) % r->ready_capacity];
+		if (q->done_us > w->now_us)
+			break;
+		bool install = q->has_chunk && q->chunk.last;
+		if (install && due > 0)
+			break; /* an install starts a round of its own */
+		if (install) {
+			/* The snapshot itself is durable before its install mark. */
+			if (q->chunk.meta.index < r->dur_snap) {
+				sim_fail(w, "n%llu: installs snapshot %llu over its newer snapshot %llu",
+				         (unsigned long long)n->id, (unsigned long long)q->chunk.meta.index,
+				         (unsigned long long)r->dur_snap);
+				return;
+			}
+			rc = sim_disk_snapshot_write(&n->disk, r->group, q->chunk.meta.index,
+			                             q->snap_blob, q->snap_size_bytes);
+			installs++;
+		}
+		hp_ready rd;
+		wal_rec recs[WAL_READY_MAX_RECS];
+		size_t count = ready_recs(r, q, &rd, recs);
+		if (rc == 0 && count > 0)
+			rc = sim_disk_queue(&n->disk, recs, count);
+		due++;
+		if (install)
+			break;
+	}
+	if (rc == 0) {
+		rc = wal_sync(n->disk.log);
+		w->stats.disk_rounds++;
+	}
+	if (rc == 0 && installs)
+		rc = sim_disk_snapshot_prune(&n->disk, r->group,
+		                             r->readies[r->ready_head].chunk.meta.index);
+	if (rc != 0) {
+		if (disk_usable(n) || rc != RP_ERR_CLOSED)
+			node_disk_failed(w, n, rc, "persisting ready batches");
+		while (due-- > 0)
+			ready_pop(r);
+		return;
+	}
+	replica_note_durable(r);
+	for (size_t k = 0; k < due && !w->failed; k++) {
+		sim_ready *q = &r->readies[r->ready_head];
+		if (q->hard_state_changed)
+			r->dur_hs = q->hard_state;
+		if (w->trace >= 2)
+			sim_trace(w, "  n%llu ready %llu durable", (unsigned long long)n->id,
+			          (unsigned long long)q->seq);
 		hp_advance(r->core, q->seq);
 		r->touched = true;
 		for (size_t i = 0; i < q->after_count; i++) {
@@ -260,10 +352,8 @@ void sim_node_disk_done(sim_world *w, sim_node *n, uint32_t group_slot)
 			q->after[i] = NULL;
 		}
 		q->after_count = 0;
+		ready_pop(r);
 	}
-	ready_free(q);
-	r->ready_head = (r->ready_head + 1) % r->ready_capacity;
-	r->ready_count--;
 	sim_replica_drain(w, r);
 }
 
@@ -397,17 +487,46 @@ static void replica_install(sim_world *w, sim_replica *r, const hp_snap_chunk *c
 	replica_settle_props(w, r, NULL, NULL, NULL);
 }
 
+static bool replica_chunk_queued(const sim_replica *r)
+{
+	for (size_t i = 0; i < r->ready_count; i++)
+		if (r->readies[(r->ready_head + i) % r->ready_capacity].has_chunk)
+			return true;
+	return false;
+}
+
 static void replica_compact(sim_world *w, sim_replica *r)
 {
 	uint64_t a = r->kv.applied;
-	sim_disk *d = &r->disk;
-	if (a <= d->snap.index || a > sim_disk_last_index(d) ||
-	    sim_disk_term(d, a) != r->kv.applied_term)
-		return; /* e.g. a received snapshot is not durable yet: later */
+	sim_node *n = r->node;
+	/* Only at an index the WAL holds durably, with no install on its way
+	 * to the disk (a received snapshot is not durable yet: later). */
+	if (!disk_usable(n) || a <= r->dur_snap || a > r->dur_last ||
+	    hp_log_term(r->core, a) != r->kv.applied_term || replica_chunk_queued(r))
+		return;
 	uint8_t blob[SIM_KV_SNAPSHOT_BYTES];
 	size_t size = sim_kv_snapshot_encode(&r->kv, blob, sizeof(blob));
 	hp_snapshot_meta meta = {.index = a, .term = r->kv.applied_term, .conf = r->kv.conf};
-	RP_CHECK(sim_disk_compact(d, &meta, blob, size) == 0);
+	/* The snapshot durable first, then the WAL's mark (docs/storage.md). */
+	int drc = sim_disk_snapshot_write(&n->disk, r->group, a, blob, size);
+	if (drc == 0) {
+		wal_rec mark;
+		memset(&mark, 0, sizeof(mark));
+		mark.type = WAL_REC_SNAPSHOT;
+		mark.group = r->group;
+		mark.snapshot = meta;
+		mark.install = false;
+		drc = sim_disk_persist(&n->disk, &mark, 1);
+		w->stats.disk_rounds++;
+	}
+	if (drc == 0) {
+		replica_note_durable(r);
+		drc = sim_disk_snapshot_prune(&n->disk, r->group, a);
+	}
+	if (drc != 0) {
+		node_disk_failed(w, n, drc, "compacting");
+		return;
+	}
 	int rc = hp_compact(r->core, a);
 	if (rc != 0) {
 		sim_fail(w, "n%llu: hp_compact(%llu) failed: %s", (unsigned long long)r->node->id,
@@ -515,8 +634,13 @@ void sim_replica_drain(sim_world *w, sim_replica *r)
 				         (unsigned long long)rd.snap_chunk.meta.term);
 				return;
 			}
-			if (rd.snap_chunk.last)
+			if (rd.snap_chunk.last) {
+				q->snap_blob = malloc(r->stage.size_bytes ? r->stage.size_bytes : 1);
+				RP_CHECK(q->snap_blob != NULL);
+				memcpy(q->snap_blob, r->stage.data, r->stage.size_bytes);
+				q->snap_size_bytes = r->stage.size_bytes;
 				replica_install(w, r, &rd.snap_chunk);
+			}
 		}
 
 		/* 4. committed entries, in order */
@@ -550,63 +674,148 @@ void sim_replica_drain(sim_world *w, sim_replica *r)
 
 /* --- inputs --------------------------------------------------------------- */
 
-static bool disk_pristine(const sim_disk *d)
+static bool restore_pristine(const hp_restore *rs)
 {
-	return d->snap.index == 0 && d->log_count == 0 && d->hard_state.term == 0 &&
-	       d->hard_state.vote == 0 && d->hard_state.lease_holder == 0 &&
-	       d->hard_state.commit == 0;
+	return rs->snapshot.index == 0 && rs->entry_count == 0 && rs->hard_state.term == 0 &&
+	       rs->hard_state.vote == 0 && rs->hard_state.lease_holder == 0 &&
+	       rs->hard_state.commit == 0;
+}
+
+/* Recovery could not read or repair the disk (an injected error): the node
+ * stays down and tries again a little later. */
+static void boot_retry(sim_world *w, sim_node *n, int rc, const char *what)
+{
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++)
+		replica_clear_volatile(&n->rep[g]);
+	sim_disk_crash(&n->disk);
+	w->stats.disk_errors++;
+	uint64_t later = rp_prng_range(&w->rng_media, 10000, 500000);
+	sim_trace(w, "DISK n%llu: recovery failed (%s: %s); retry in %llu ms",
+	          (unsigned long long)n->id, what, rp_strerror(rc),
+	          (unsigned long long)(later / 1000));
+	sim_schedule(w, w->now_us + later, SIM_EV_RESTART, n->slot, n->incarnation, NULL);
+}
+
+/* Recovery refused the log: the node must neither vote nor serve with it
+ * (docs/storage.md, "What the node does on RP_ERR_CORRUPT").  It stays
+ * down; the membership operator replaces it. */
+static void boot_corrupt(sim_world *w, sim_node *n, const char *message)
+{
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++)
+		replica_clear_volatile(&n->rep[g]);
+	sim_disk_close_log(&n->disk);
+	w->stats.corrupt_detected++;
+	sim_trace(w, "CORRUPT n%llu: recovery refuses its log (%s); it stays down", 
+	          (unsigned long long)n->id, message);
+	if (!n->bit_flipped) {
+		sim_fail(w, "n%llu: recovery reports corruption although no bit of its disk was "
+		            "flipped: %s",
+		         (unsigned long long)n->id, message);
+		return;
+	}
+	n->corrupt = true;
+	sim_member_corrupt(w, n);
 }
 
 void sim_node_boot(sim_world *w, sim_node *n)
 {
 	RP_CHECK(!n->up);
 	RP_CHECK(!n->decommissioned);
+	if (n->corrupt)
+		return; /* kept out for good */
+	n->flip_unseen = false;
+	wal_report rep;
+	int rc = sim_disk_open(&n->disk, &rep);
+	if (rc == RP_ERR_CORRUPT) {
+		boot_corrupt(w, n, rep.message);
+		return;
+	}
+	if (rc != 0) {
+		boot_retry(w, n, rc, "wal_open");
+		return;
+	}
+	if (rep.torn_bytes || rep.dropped_records) {
+		w->stats.torn_tails++;
+		w->stats.torn_bytes += rep.torn_bytes;
+		sim_trace(w, "n%llu recovery: torn tail cut (%llu bytes zeroed, %llu records of an "
+		             "incomplete batch dropped), log ends at seq %llu",
+		          (unsigned long long)n->id, (unsigned long long)rep.torn_bytes,
+		          (unsigned long long)rep.dropped_records, (unsigned long long)rep.last_seq);
+	}
 	uint64_t now = sim_node_now(w, n);
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
 		sim_replica *r = &n->rep[g];
-		sim_disk *d = &r->disk;
-		hp_restore rs = {
-			.hard_state = d->hard_state,
-			.snapshot = d->snap,
-			.entries = d->log,
-			.entry_count = d->log_count,
-		};
-		int rc = 0;
-		r->core = hp_create(&r->cfg, &r->initial, disk_pristine(d) ? NULL : &rs, now, &rc);
-		if (r->core == NULL) {
-			sim_fail(w, "n%llu: hp_create from its durable state failed: %s (term %llu, "
-			            "commit %llu, snapshot %llu/%llu, log %llu..%llu)",
-			         (unsigned long long)n->id, hp_strerror(rc),
-			         (unsigned long long)d->hard_state.term,
-			         (unsigned long long)d->hard_state.commit,
-			         (unsigned long long)d->snap.index, (unsigned long long)d->snap.term,
-			         (unsigned long long)(d->snap.index + 1),
-			         (unsigned long long)sim_disk_last_index(d));
+		wal_restore wr;
+		rc = wal_restore_load(n->disk.log, r->group, &wr);
+		if (rc == RP_ERR_CORRUPT) {
+			boot_corrupt(w, n, "wal_restore_load: a record no longer matches its checksum");
 			return;
 		}
-		if (d->snap.index) {
-			if (sim_kv_snapshot_decode(&r->kv, d->snap_blob, d->snap_size_bytes) != 0 ||
-			    r->kv.applied != d->snap.index) {
-				sim_fail(w, "n%llu: durable snapshot %llu does not decode",
-				         (unsigned long long)n->id, (unsigned long long)d->snap.index);
+		if (rc != 0) {
+			boot_retry(w, n, rc, "wal_restore_load");
+			return;
+		}
+		const hp_restore *rs = &wr.restore;
+		if (rs->snapshot.index) {
+			/* The mark is durable only after its snapshot file was. */
+			uint8_t blob[SIM_KV_SNAPSHOT_BYTES + 64];
+			size_t got = 0;
+			uint64_t total = 0;
+			rc = sim_disk_snapshot_read(&n->disk, r->group, rs->snapshot.index, 0, blob,
+			                            sizeof(blob), &got, &total);
+			if (rc != 0 || got != total ||
+			    sim_kv_snapshot_decode(&r->kv, blob, got) != 0 ||
+			    r->kv.applied != rs->snapshot.index ||
+			    r->kv.applied_term != rs->snapshot.term) {
+				sim_fail(w, "n%llu: the WAL's snapshot mark %llu/%llu has no durable snapshot "
+				            "file that decodes (%s, %zu of %llu bytes)",
+				         (unsigned long long)n->id, (unsigned long long)rs->snapshot.index,
+				         (unsigned long long)rs->snapshot.term,
+				         rc ? rp_strerror(rc) : "read", got, (unsigned long long)total);
+				wal_restore_free(&wr);
 				return;
 			}
 		} else {
 			sim_kv_init(&r->kv, &r->initial);
 		}
-		/* Chunks received durably survive; the transfer may continue. */
-		sim_disk_stage_init(&r->stage);
-		if (d->stage.size_bytes) {
-			hp_snap_chunk all = {.meta = d->stage.meta,
-			                     .offset = 0,
-			                     .size_bytes = (uint32_t)d->stage.size_bytes,
-			                     .data = d->stage.data};
-			RP_CHECK(sim_disk_stage_put(&r->stage, &all) == 0);
+		rc = sim_disk_snapshot_prune(&n->disk, r->group, rs->snapshot.index);
+		if (rc != 0) {
+			wal_restore_free(&wr);
+			boot_retry(w, n, rc, "removing old snapshots");
+			return;
 		}
+		/* A corrupt record is never handed out: every restored entry must
+		 * be one that some node appended at that index and term. */
+		sim_check_appended(w, r, rs->entries, (size_t)rs->entry_count);
+		if (w->failed) {
+			wal_restore_free(&wr);
+			return;
+		}
+		int hrc = 0;
+		r->core = hp_create(&r->cfg, &r->initial, restore_pristine(rs) ? NULL : rs, now, &hrc);
+		if (r->core == NULL) {
+			sim_fail(w, "n%llu: hp_create from its durable state failed: %s (term %llu, "
+			            "commit %llu, snapshot %llu/%llu, log %llu..%llu)",
+			         (unsigned long long)n->id, hp_strerror(hrc),
+			         (unsigned long long)rs->hard_state.term,
+			         (unsigned long long)rs->hard_state.commit,
+			         (unsigned long long)rs->snapshot.index,
+			         (unsigned long long)rs->snapshot.term,
+			         (unsigned long long)(rs->snapshot.index + 1),
+			         (unsigned long long)(rs->snapshot.index + rs->entry_count));
+			wal_restore_free(&wr);
+			return;
+		}
+		r->dur_hs = rs->hard_state;
+		r->dur_snap = rs->snapshot.index;
+		r->dur_last = rs->snapshot.index + rs->entry_count;
+		wal_restore_free(&wr);
+		/* A transfer cut off by the crash starts again from offset 0. */
+		sim_disk_stage_init(&r->stage);
 		r->ready_next_seq = 1;
 		r->last_done_us = w->now_us;
 		r->st_valid = false;
-		r->commit_traced = d->hard_state.commit;
+		r->commit_traced = r->dur_hs.commit;
 	}
 	n->up = true;
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
@@ -618,23 +827,53 @@ void sim_node_boot(sim_world *w, sim_node *n)
 	             n->slot, n->incarnation, NULL);
 }
 
+/* A crash may catch a write round in the middle: the next few batches
+ * (up to a received snapshot, whose file comes first) reach the disk
+ * unsynced, and fs_sim_crash keeps, loses or tears their writes. */
+static void crash_inflight_write(sim_world *w, sim_node *n, size_t max_batches)
+{
+	if (!disk_usable(n))
+		return;
+	size_t queued = 0;
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		sim_replica *r = &n->rep[g];
+		size_t take = max_batches;
+		for (size_t i = 0; i < r->ready_count && i < take; i++) {
+			const sim_ready *q = &r->readies[(r->ready_head + i) % r->ready_capacity];
+			if (q->has_chunk)
+				break;
+			hp_ready rd;
+			wal_rec recs[WAL_READY_MAX_RECS];
+			size_t count = ready_recs(r, q, &rd, recs);
+			if (count == 0)
+				continue;
+			if (sim_disk_queue(&n->disk, recs, count) != 0)
+				break;
+			queued++;
+		}
+	}
+	if (queued == 0)
+		return;
+	sim_disk_write_unsynced(&n->disk);
+	w->stats.inflight_writes++;
+	sim_trace(w, "n%llu: the crash catches a write round of %zu batches unsynced",
+	          (unsigned long long)n->id, queued);
+}
+
+static void crash_inflight(sim_world *w, sim_node *n)
+{
+	if (!disk_usable(n) || w->p.inflight_pct == 0 ||
+	    rp_prng_below(&w->rng_media, 100) >= w->p.inflight_pct)
+		return;
+	crash_inflight_write(w, n, 4);
+}
+
 void sim_node_crash(sim_world *w, sim_node *n)
 {
 	RP_CHECK(n->up);
+	crash_inflight(w, n);
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
 		sim_replica *r = &n->rep[g];
-		/* The batch being written may reach the disk in part. */
-		if (r->ready_count && w->p.torn_ppm &&
-		    rp_prng_chance_ppm(&w->rng_disk, w->p.torn_ppm)) {
-			const sim_ready *q = &r->readies[r->ready_head];
-			size_t steps = ready_steps(q);
-			size_t limit = (size_t)rp_prng_range(&w->rng_disk, 0, steps);
-			replica_persist(w, r, q, limit);
-			if (limit)
-				sim_trace(w, "n%llu: crash tears batch %llu: %zu of %zu writes durable",
-				          (unsigned long long)n->id, (unsigned long long)q->seq, limit,
-				          steps);
-		}
 		for (size_t i = 0; i < r->prop_count; i++)
 			sim_client_failed(w, r->props[i].client, r->props[i].op_id, true);
 		r->prop_count = 0;
@@ -646,10 +885,23 @@ void sim_node_crash(sim_world *w, sim_node *n)
 		r->read_count = 0;
 		replica_clear_volatile(r);
 	}
+	sim_disk_crash(&n->disk);
 	n->up = false;
 	n->incarnation++;
 	n->down_since_us = w->now_us;
 	w->stats.crashes++;
+}
+
+void sim_node_disk_fail(sim_world *w, sim_node *n)
+{
+	if (!n->up)
+		return;
+	sim_node_crash(w, n);
+	w->stats.disk_errors++;
+	uint64_t down = rp_prng_range(&w->rng_media, 10000, 500000);
+	sim_trace(w, "CRASH n%llu after a disk failure (down for %llu ms)",
+	          (unsigned long long)n->id, (unsigned long long)(down / 1000));
+	sim_schedule(w, w->now_us + down, SIM_EV_RESTART, n->slot, n->incarnation, NULL);
 }
 
 void sim_node_tick(sim_world *w, sim_node *n)

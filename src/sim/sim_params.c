@@ -37,6 +37,14 @@ void sim_params_default(sim_params *p)
 		.disk_slow_ppm = 0,
 		.disk_slow_max_us = 5000,
 		.torn_ppm = 0,
+		.segment_bytes = 64 * 1024,
+		.inflight_pct = 0,
+		.midround_ppm = 0,
+		.write_eio_ppm = 0,
+		.write_nospc_ppm = 0,
+		.sync_eio_ppm = 0,
+		.corrupt_nodes_max = 0,
+		.corrupt_pct = 0,
 		.clients = 5,
 		.keys = 8,
 		.think_max_us = 50000,
@@ -136,6 +144,28 @@ void sim_params_draw(sim_params *p, uint64_t seed)
 		p->member_adds_max = (uint32_t)pick(&rng, 1, 6);
 	}
 	p->liveness_us = 10000000 + 3 * p->lease_us;
+
+	/* The disk (drawn last, so the draws above stay what they were). */
+	/* 8-64 KiB, mostly small: fs_sim copies a file's content at each
+	 * fdatasync, so the segment size is what a round costs. */
+	p->segment_bytes = (chance_pct(&rng, 75) ? pick(&rng, 16, 32) : pick(&rng, 32, 128)) * 512;
+	p->inflight_pct = chance_pct(&rng, 30) ? 0 : (uint32_t)pick(&rng, 20, 80);
+	p->midround_ppm = p->inflight_pct ? (uint32_t)pick(&rng, 500, 5000) : 0;
+	if (chance_pct(&rng, 40)) {
+		p->write_eio_ppm = (uint32_t)pick(&rng, 0, 100);
+		p->write_nospc_ppm = (uint32_t)pick(&rng, 0, 50);
+		p->sync_eio_ppm = (uint32_t)pick(&rng, 0, 100);
+	}
+	if (chance_pct(&rng, 35)) {
+		/* The fault assumption (sim.c): at most f = (voters - 1) / 2 nodes
+		 * over the whole run; the operator may shrink a group to 3 voters,
+		 * so with membership changes f = 1. */
+		uint32_t f = (p->voters - 1) / 2;
+		if (p->member_mean_us && f > 1)
+			f = 1;
+		p->corrupt_nodes_max = f;
+		p->corrupt_pct = (uint32_t)pick(&rng, 10, 50);
+	}
 }
 
 void sim_params_print(FILE *f, const sim_params *p, const char *prefix)
@@ -153,6 +183,12 @@ void sim_params_print(FILE *f, const sim_params *p, const char *prefix)
 	        p->dup_ppm / 1e4, (unsigned long long)p->disk_min_us,
 	        (unsigned long long)p->disk_max_us, p->disk_slow_ppm / 1e4,
 	        (unsigned long long)(p->disk_slow_max_us / 1000), p->torn_ppm ? "yes" : "no");
+	fprintf(f, "%sDisk: WAL segments %llu KiB, %u%% of crashes catch a write round unsynced, "
+	           "%u ppm of rounds (of >= 3 batches) crash before their sync returns, torn writes %s, write EIO %u ppm, write ENOSPC %u ppm, fsync EIO %u ppm, "
+	           "bit flips on <= %u nodes (%u%% of crashes)\n",
+	        prefix, (unsigned long long)(p->segment_bytes / 1024), p->inflight_pct,
+	        p->midround_ppm, p->torn_ppm ? "yes" : "no", p->write_eio_ppm, p->write_nospc_ppm, p->sync_eio_ppm,
+	        p->corrupt_nodes_max, p->corrupt_pct);
 	fprintf(f, "%sworkload %u clients, %u keys, think <= %llu ms, %u%% reads, timeout %llu ms\n",
 	        prefix, p->clients, p->keys, (unsigned long long)(p->think_max_us / 1000),
 	        p->read_pct, (unsigned long long)(p->op_timeout_us / 1000));
@@ -184,7 +220,8 @@ bool sim_params_parse_without(const char *list, uint32_t *mask)
 		{"partitions", SIM_WITHOUT_PARTITIONS}, {"crashes", SIM_WITHOUT_CRASHES},
 		{"clocks", SIM_WITHOUT_CLOCKS},         {"members", SIM_WITHOUT_MEMBERS},
 		{"lossy", SIM_WITHOUT_LOSSY},           {"torn", SIM_WITHOUT_TORN},
-		{"slowdisk", SIM_WITHOUT_SLOWDISK},
+		{"slowdisk", SIM_WITHOUT_SLOWDISK},     {"diskerr", SIM_WITHOUT_DISKERR},
+		{"corrupt", SIM_WITHOUT_CORRUPT},
 	};
 	*mask = 0;
 	const char *p = list;
@@ -225,8 +262,20 @@ void sim_params_without(sim_params *p, uint32_t mask)
 		p->dup_ppm = 0;
 		p->net_tail_ppm = 0;
 	}
-	if (mask & SIM_WITHOUT_TORN)
+	if (mask & SIM_WITHOUT_TORN) {
 		p->torn_ppm = 0;
+		p->inflight_pct = 0;
+		p->midround_ppm = 0;
+	}
 	if (mask & SIM_WITHOUT_SLOWDISK)
 		p->disk_slow_ppm = 0;
+	if (mask & SIM_WITHOUT_DISKERR) {
+		p->write_eio_ppm = 0;
+		p->write_nospc_ppm = 0;
+		p->sync_eio_ppm = 0;
+	}
+	if (mask & SIM_WITHOUT_CORRUPT) {
+		p->corrupt_nodes_max = 0;
+		p->corrupt_pct = 0;
+	}
 }

@@ -34,7 +34,16 @@ typedef struct {
 	uint64_t disk_min_us, disk_max_us;
 	uint32_t disk_slow_ppm;
 	uint64_t disk_slow_max_us;
-	uint32_t torn_ppm; /* chance a crash leaves a prefix of the batch being written */
+	uint32_t torn_ppm; /* fs_sim crash_torn_ppm: unsynced writes torn at sectors */
+	uint64_t segment_bytes;     /* WAL segment size (small: rollover and deletion) */
+	uint32_t inflight_pct;      /* a crash catches the next batches' write round unsynced */
+	uint32_t midround_ppm;      /* per write round of >= 3 batches: the node crashes
+	                               before its sync returns */
+	uint32_t write_eio_ppm;     /* per write: RP_ERR_IO (the node stops) */
+	uint32_t write_nospc_ppm;   /* per write: RP_ERR_NOSPC (the node stops) */
+	uint32_t sync_eio_ppm;      /* per sync: RP_ERR_FSYNC (fatal: the node stops) */
+	uint32_t corrupt_nodes_max; /* nodes whose WAL gets latent bit flips, <= f */
+	uint32_t corrupt_pct;       /* chance a faulted crash flips bits (within the budget) */
 	/* workload */
 	uint32_t clients;
 	uint32_t keys;            /* keys 0..keys-1 (<= SIM_KV_KEYS) */
@@ -64,10 +73,12 @@ enum {
 	SIM_WITHOUT_LOSSY = 1 << 4,    /* no drops, duplicates or long delays */
 	SIM_WITHOUT_TORN = 1 << 5,     /* crashes never tear a batch */
 	SIM_WITHOUT_SLOWDISK = 1 << 6,
+	SIM_WITHOUT_DISKERR = 1 << 7,  /* no EIO / ENOSPC / fsync failures */
+	SIM_WITHOUT_CORRUPT = 1 << 8,  /* no latent bit flips */
 };
 
 /* Parses a comma-separated list of "partitions,crashes,clocks,members,
- * lossy,torn,slowdisk" into *mask; false on an unknown word. */
+ * lossy,torn,slowdisk,diskerr,corrupt" into *mask; false on an unknown word. */
 bool sim_params_parse_without(const char *list, uint32_t *mask);
 /* Switches off the fault classes in mask. */
 void sim_params_without(sim_params *p, uint32_t mask);

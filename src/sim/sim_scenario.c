@@ -696,7 +696,7 @@ static void sc_snapshot_catch_up(sc_ctx *x)
 		goto out;
 	sim_node *f = sc_other(w, l, NULL);
 	sim_node_crash(w, f);
-	uint64_t durable = sim_disk_last_index(&f->rep[0].disk);
+	uint64_t durable = f->rep[0].dur_last;
 	uint64_t need = durable + 2 * p.compact_entries;
 	sim_trace(w, "SCENARIO: crash follower n%llu at durable index %llu", (unsigned long long)f->id,
 	          (unsigned long long)durable);
