@@ -96,6 +96,8 @@ show_trace() {
 }
 
 status=0
+passed=0
+failed=0
 
 # ---- the model: both configurations in parallel (2 cores) -----------------
 t0=$(date +%s)
@@ -123,13 +125,17 @@ for tag in conf_a conf_b; do
 	if [ "$errors" = "0" ] && [ -n "$states" ] &&
 		! grep -qE 'max search depth too small|out of memory|reached -DMEMLIM|exit status|failed' "$out"; then
 		echo "$label: errors: 0 ($states states, $trans transitions, depth $depth, ${wall}s)"
-		if [ "$unreached" != "0" ]; then
+		if [ "$unreached" = "0" ]; then
+			passed=$((passed + 1))
+		else
 			status=1
+			failed=$((failed + 1))
 			echo "    but ${unreached:-?} statements of the model were never executed (vacuous check?):"
 			grep -A12 'unreached in proctype harpoon' "$out" | sed 's/^/    /' || true
 		fi
 	else
 		status=1
+		failed=$((failed + 1))
 		echo "$label: FAILED (errors: ${errors:-?}, ${states:-?} states, ${wall}s)"
 		grep -E 'assertion violated|depth too small|out of memory|MEMLIM|exit status|failed|error' "$out" |
 			head -n 5 | sed 's/^/    /' || true
@@ -180,12 +186,14 @@ for entry in "${mutants[@]}"; do
 	*) what="$viol" ;;
 	esac
 	if [ -n "$errors" ] && [ "$errors" != "0" ] && [ -n "$viol" ]; then
+		passed=$((passed + 1))
 		echo "model mutant $mname: error found (as expected): $what, counterexample of $depth steps"
 		if [ "$traces" = 1 ]; then
 			show_trace "mut_$mname"
 		fi
 	else
 		status=1
+		failed=$((failed + 1))
 		echo "model mutant $mname: NO error found -- the model does not catch this bug"
 		grep -E 'errors:|states, stored|exit status|failed' "$out" | sed 's/^/    /' || true
 	fi
@@ -209,6 +217,7 @@ if [ "$cross" = 1 ]; then
 			echo "cross-check [${conf//-D/}]: plain model $(wc -l <"$work/xp.u") canonical states, all among the reduced model's $(wc -l <"$work/xr.u")"
 		else
 			status=1
+			failed=$((failed + 1))
 			echo "cross-check [${conf//-D/}]: FAILED: $missing states of the plain model missing from the reduced one"
 		fi
 		rm -rf "$work/xr" "$work/xp" "$work/xr.u" "$work/xp.u"
@@ -216,4 +225,5 @@ if [ "$cross" = 1 ]; then
 fi
 
 echo "model check: $(($(date +%s) - t0))s total, $([ "$status" = 0 ] && echo PASSED || echo FAILED)"
+echo "model: $passed passed, $failed failed"
 exit "$status"

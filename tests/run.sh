@@ -21,8 +21,8 @@ add_counts() {
 		failures+=("$name")
 		return
 	fi
-	p=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/')
-	f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+	p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+	f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
 	passed=$((passed + p))
 	failed=$((failed + f))
 	if [ "$f" -ne 0 ] || [ "$rc" -ne 0 ]; then
