@@ -2039,6 +2039,12 @@ void hp_get_status(const hp_node *n, uint64_t now, hp_status *st)
 	st->corrupt = n->corrupt;
 }
 
+bool hp_lease_valid(const hp_node *n, uint64_t now)
+{
+	uint64_t t = now > n->now ? now : n->now;
+	return n->role == HP_LEADER && t < n->lease_until;
+}
+
 uint64_t hp_log_term(const hp_node *n, uint64_t index) { return hp_log_term_at(&n->log, index); }
 
 const hp_entry *hp_log_entry(const hp_node *n, uint64_t index) { return hp_log_at(&n->log, index); }

@@ -322,6 +322,8 @@ void hp_ready_take(hp_node *node, hp_ready *rd);
 void hp_advance(hp_node *node, uint64_t seq);
 
 void hp_get_status(const hp_node *node, uint64_t now_us, hp_status *st);
+/* Just status.lease_valid, cheaply: leader with a valid lease at now_us. */
+bool hp_lease_valid(const hp_node *node, uint64_t now_us);
 /* Term of the entry at index, or 0 if not in the log (compacted/absent). */
 uint64_t hp_log_term(const hp_node *node, uint64_t index);
 /* Entry at index, or NULL; borrowed until the next call into node. */

@@ -33,7 +33,7 @@ static int content_reserve(sim_content *c, uint64_t need)
 {
 	if (need <= c->cap)
 		return 0;
-	uint64_t cap = c->cap ? c->cap : 4096;
+	uint64_t cap = c->cap ? c->cap : 64 * 1024; /* a small WAL segment whole */
 	while (cap < need) /* doubles: at most 64 rounds */
 		cap *= 2;
 	if (cap != (size_t)cap)
