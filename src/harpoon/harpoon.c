@@ -1158,22 +1158,33 @@ static void on_append(hp_node *n, const hp_msg *msg)
 #endif
 }
 
-static void on_append_resp(hp_node *n, const hp_msg *r)
+/* The part every answer to the leader shares: a higher term deposes it;
+ * an answer of its own term dates a lease renewal [LEASE].  Returns the
+ * answering peer, or NULL when there is nothing more to do. */
+static peer *leader_take_answer(hp_node *n, const hp_msg *r)
 {
 	if (r->term > n->term) {
 		become_follower(n, r->term, 0);
-		return;
+		return NULL;
 	}
 	if (n->role != HP_LEADER || r->term != n->term)
-		return;
+		return NULL;
 	peer *p = peer_find(n, r->from);
 	if (!p)
-		return;
+		return NULL;
 	if (!p->acked || r->send_us > p->ack_send_us) {
 		p->acked = true;
 		p->ack_send_us = r->send_us;
 	}
 	lease_update(n);
+	return p;
+}
+
+static void on_append_resp(hp_node *n, const hp_msg *r)
+{
+	peer *p = leader_take_answer(n, r);
+	if (!p)
+		return;
 	if (r->reject) {
 		uint64_t rejected_prev = r->log_term;
 		if (p->state == PEER_SNAPSHOT)
@@ -1334,20 +1345,9 @@ static void on_snap_chunk(hp_node *n, const hp_msg *msg)
 
 static void on_snap_resp(hp_node *n, const hp_msg *r)
 {
-	if (r->term > n->term) {
-		become_follower(n, r->term, 0);
-		return;
-	}
-	if (n->role != HP_LEADER || r->term != n->term)
-		return;
-	peer *p = peer_find(n, r->from);
+	peer *p = leader_take_answer(n, r);
 	if (!p)
 		return;
-	if (!p->acked || r->send_us > p->ack_send_us) {
-		p->acked = true;
-		p->ack_send_us = r->send_us;
-	}
-	lease_update(n);
 	if (p->state != PEER_SNAPSHOT || r->snap.index != p->snap_index)
 		return;
 	if (r->reject) {
