@@ -18,16 +18,42 @@ HARPOON_SRC := $(wildcard src/harpoon/*.c)
 STORAGE_SRC := $(wildcard src/storage/*.c)
 NET_SRC     := $(wildcard src/net/*.c)
 SIM_SRC     := $(filter-out src/sim/sim_main.c,$(wildcard src/sim/*.c))
-LIB_SRC     := $(UTIL_SRC) $(HARPOON_SRC) $(STORAGE_SRC) $(NET_SRC) $(SIM_SRC)
-LIBS        := -lrocksdb -lisal -lpthread -lm
+SERVER_SRC  := $(filter-out src/server/main.c,$(wildcard src/server/*.c))
+CLIENT_SRC  := $(wildcard src/client/*.c)
+CLI_SRC     := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
+LIB_SRC     := $(UTIL_SRC) $(HARPOON_SRC) $(STORAGE_SRC) $(NET_SRC) $(SIM_SRC) \
+               $(SERVER_SRC) $(CLIENT_SRC) $(CLI_SRC)
+LIBS        := -lrocksdb -luv -ledit -lisal -lpthread -lm
+# librasputin: the client library and what it stands on (no libuv, no RocksDB).
+CLIENT_LIB_SRC := $(CLIENT_SRC) src/net/resp.c src/net/resp_parse.c src/net/resp_write.c \
+                  $(UTIL_SRC)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 
 MUTANTS := grant_shorter_log commit_old_term ack_before_persist no_drift_margin skip_noop
 
-.PHONY: all deps test unit run sim sim-long model tidy format clean mutants bench-storage fuzz
+.PHONY: all deps test unit run demo sim sim-long model tidy format clean mutants bench-storage fuzz
 .SECONDARY:
 
-all: build/release/rasputin-sim
+all: build/release/rasputin-sim build/release/rasputind build/release/rasputin-cli \
+     build/release/librasputin.a
+
+# --- the server, the client library, the command-line client ---------------------
+build/release/rasputind: $(patsubst %.c,build/release/%.o,$(LIB_SRC) src/server/main.c)
+	$(CC) $(RELEASE_FLAGS) $^ -o $@ $(LIBS)
+build/debug/rasputind: $(patsubst %.c,build/debug/%.o,$(LIB_SRC) src/server/main.c)
+	$(CC) $(DEBUG_FLAGS) $^ -o $@ $(LIBS)
+build/release/librasputin.a: $(patsubst %.c,build/release/%.o,$(CLIENT_LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+build/release/rasputin-cli: $(patsubst %.c,build/release/%.o,$(CLI_SRC) src/cli/main.c) \
+                            build/release/librasputin.a
+	$(CC) $(RELEASE_FLAGS) $^ -o $@ -ledit -lisal -lpthread
+# rasputin-lincheck: the simulator's linearizability checker on histories of real clusters.
+build/release/rasputin-lincheck: build/release/tests/cluster/lincheck_main.o \
+                                 $(patsubst %.c,build/release/%.o,$(UTIL_SRC) src/sim/lincheck.c)
+	$(CC) $(RELEASE_FLAGS) $^ -o $@ -lisal -lpthread -lm
+build/release/examples/%: examples/%.c build/release/librasputin.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -Iinclude $(RELEASE_FLAGS) $^ -o $@ -lisal -lpthread
 
 deps:
 	@./scripts/deps.sh
@@ -71,24 +97,36 @@ build/release/bench_storage: build/release/tests/storage/bench_storage.o $(patsu
 
 # fuzz: libFuzzer on the decoders (FUZZ_SECONDS each, default 60).
 FUZZ_SECONDS ?= 60
-build/fuzz/fuzz_resp: tests/fuzz/fuzz_resp.c $(NET_SRC) $(UTIL_SRC) | deps
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(NET_SRC) $(UTIL_SRC) | deps
 	@mkdir -p $(dir $@)
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) $^ -o $@ -lisal -lpthread
-fuzz: build/fuzz/fuzz_resp
-	@mkdir -p build/fuzz/corpus_resp
-	./build/fuzz/fuzz_resp -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus_resp tests/fuzz/corpus_resp
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) $^ -o $@ -luv -lisal -lpthread
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus_$$t tests/fuzz/corpus_$$t; \
+		./build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus_$$t \
+			tests/fuzz/corpus_$$t || exit 1; \
+	done
 
 # bench-storage: a benchmark, not a test.  BENCH_DIR picks the disk (default: here).
 bench-storage: build/release/bench_storage
 	./build/release/bench_storage $(or $(BENCH_DIR),.) 2
 
 # --- the README's commands ------------------------------------------------------
-# make run: a readable timeline of an election, a partition and a recovery.
-run: build/release/rasputin-sim
+# make run: a local 3-node cluster (client ports 7001-7003, peer ports 7101-7103,
+# data in ./data or DATA=dir); Ctrl-C stops it.
+CLUSTER_BINS := build/release/rasputind build/release/rasputin-cli build/release/examples/basic \
+                build/release/rasputin-lincheck
+run: build/release/rasputind build/release/rasputin-cli
+	@./scripts/run-cluster.sh $(DATA)
+
+# make demo: the simulator's readable timeline of an election, a partition and a recovery.
+demo: build/release/rasputin-sim
 	@./build/release/rasputin-sim demo
 
 # make test: everything CI runs; ends with "N passed, N failed".
-test: $(UNIT_BINS) build/release/rasputin-sim build/debug/rasputin-sim mutants build/release/crash_writer
+test: $(UNIT_BINS) build/release/rasputin-sim build/debug/rasputin-sim mutants build/release/crash_writer \
+      $(CLUSTER_BINS)
 	@./tests/run.sh
 
 sim: build/release/rasputin-sim
@@ -105,7 +143,7 @@ tidy:
 	@./scripts/tidy.sh
 
 format:
-	clang-format -i $(wildcard src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h)
+	clang-format -i $(wildcard src/*/*.c src/*/*.h include/*.h tests/unit/*.c tests/unit/*.h)
 
 clean:
 	rm -rf build

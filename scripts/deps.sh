@@ -7,7 +7,8 @@ packages=(
   build-essential clang libclang-rt-14-dev  # compilers, sanitizers, libFuzzer
   spin                                      # model checker (make model)
   librocksdb-dev libuv1-dev liburing-dev libisal-dev libxxhash-dev
-  redis-tools python3-redis
+  libedit-dev                               # rasputin-cli's line editing and history
+  redis-tools python3-redis                 # real clients for the cluster tests
 )
 
 missing=()

@@ -31,17 +31,31 @@ if ls src/storage/*.[ch] >/dev/null 2>&1; then
 	bad=$(grep -nE '^#include "' src/storage/*.[ch] | grep -vE '"(util/|storage/|harpoon/harpoon\.h")')
 	check "storage includes only util/, storage/ and harpoon/harpoon.h" "$bad"
 fi
-# net: the wire codecs; util only.
+# net: the wire codecs and the peer transport; util, and harpoon.h for the
+# message types the peer codec carries.
 if ls src/net/*.[ch] >/dev/null 2>&1; then
-	bad=$(grep -nE '^#include "' src/net/*.[ch] | grep -vE '"(util|net)/')
-	check "net includes only util/ and net/" "$bad"
+	bad=$(grep -nE '^#include "' src/net/*.[ch] | grep -vE '"(util/|net/|harpoon/harpoon\.h")')
+	check "net includes only util/, net/ and harpoon/harpoon.h" "$bad"
+	bad=$(grep -nE '^#include "' src/net/resp*.[ch] | grep -vE '"(util/|net/resp)')
+	check "the RESP codec includes only util/ and itself (the client library uses it)" "$bad"
+fi
+# server: the wiring; anything below it, nothing of the simulator or the client.
+if ls src/server/*.[ch] >/dev/null 2>&1; then
+	bad=$(grep -nE '^#include "' src/server/*.[ch] | grep -vE '"(util|harpoon|storage|net|server)/')
+	check "server includes only util/, harpoon/, storage/, net/ and server/" "$bad"
+fi
+# client (librasputin) and cli: util and the RESP codec only, plus the public header.
+if ls src/client/*.[ch] src/cli/*.[ch] >/dev/null 2>&1; then
+	bad=$(grep -nE '^#include "' src/client/*.[ch] src/cli/*.[ch] 2>/dev/null |
+		grep -vE '"(util/|net/resp\.h"|client/|cli/|rasputin\.h")')
+	check "client and cli include only util/, net/resp.h, client/, cli/ and rasputin.h" "$bad"
 fi
 # sim: may use harpoon, storage and util, nothing else of ours.
 bad=$(grep -nE '^#include "' src/sim/*.[ch] | grep -vE '"(util|harpoon|storage|sim)/')
 check "sim includes only util/, harpoon/, storage/ and sim/" "$bad"
 
 flags="-std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes -Wmissing-prototypes -Werror -Isrc -Iinclude -Itests/unit"
-out=$(for f in src/*/*.c tests/unit/*.c; do clang $flags -fsyntax-only "$f" 2>&1; done)
+out=$(for f in src/*/*.c tests/unit/*.c tests/cluster/*.c examples/*.c; do clang $flags -fsyntax-only "$f" 2>&1; done)
 check "clang 14 builds every file warning-free with -Werror" "$out"
 
 echo "tidy: $passed passed, $failed failed"

@@ -57,6 +57,9 @@ run_suite "simulator swarm under ASan+UBSan ($DEBUG_SEEDS seeds)" \
 run_suite "mutants (the swarm has teeth)" ./tests/sim/mutants.sh
 run_suite "storage crash test (kill -9, real disk)" env DURATION="${CRASH_SECONDS:-45}" \
 	./tests/storage/crash_test.sh build/release/crash_writer
+run_suite "cluster: redis-cli, redis-benchmark, membership, restart" ./tests/cluster/test_basic.sh
+run_suite "cluster: redis-py, librasputin, rasputin-cli, bad input" ./tests/cluster/test_clients.sh
+run_suite "cluster: kill -9 of the leader under load, linearizability" ./tests/cluster/test_kill_leader.sh
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then

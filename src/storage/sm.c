@@ -442,6 +442,8 @@ static int exec_cas(sm *m, const sm_cmd *c, sm_result *res)
 	}
 	/* The seed's CAS: the value after the op, and whether it swapped. */
 	rc = sm_result_push(res, after);
+	if (rc == RP_OK && (c->flags & SM_CAS_GET))
+		rc = sm_result_push(res, &cur); /* SET ... IFEQ GET: the old value */
 	if (rc != RP_OK)
 		return rc;
 	sm_result_finish(res, SM_ST_OK, swap, 0);
@@ -497,6 +499,28 @@ static int exec_append(sm *m, const sm_cmd *c, sm_result *res)
 	return RP_OK;
 }
 
+/* Every pair lands in the entry's batch, so a reader sees all or none of
+ * them; a key named twice keeps its last value (the store's batch applies
+ * writes in order). */
+static int exec_mset(sm *m, const sm_cmd *c, sm_result *res)
+{
+	sm_iter it;
+	sm_value key, value;
+	uint32_t pairs = 0;
+	sm_cmd_pairs(c, &it);
+	while (sm_iter_next(&it, &key)) {
+		RP_CHECK(sm_iter_next(&it, &value));
+		RP_CHECK(key.present && value.present);
+		int rc = data_put(m, &key, value.data, value.size);
+		if (rc != RP_OK)
+			return rc;
+		pairs++;
+	}
+	RP_CHECK(pairs == c->key_count);
+	sm_result_finish(res, SM_ST_OK, true, 0);
+	return RP_OK;
+}
+
 static int exec_cmd(sm *m, const sm_cmd *c, sm_result *res)
 {
 	int rc = sm_result_begin(res, c->op);
@@ -515,6 +539,8 @@ static int exec_cmd(sm *m, const sm_cmd *c, sm_result *res)
 		return exec_incrby(m, c, res);
 	case SM_OP_APPEND:
 		return exec_append(m, c, res);
+	case SM_OP_MSET:
+		return exec_mset(m, c, res);
 	default:
 		RP_CHECK(0);
 		return RP_ERR_INVALID;

@@ -32,6 +32,8 @@ const char *sm_op_name(int op)
 		return "INCRBY";
 	case SM_OP_APPEND:
 		return "APPEND";
+	case SM_OP_MSET:
+		return "MSET";
 	default:
 		return "?";
 	}
@@ -308,6 +310,8 @@ static bool header_ok(const sm_cmd *c)
 		allowed = SM_SET_NX | SM_SET_XX | SM_SET_GET;
 	else if (c->op == SM_OP_DEL)
 		allowed = SM_DEL_GET;
+	else if (c->op == SM_OP_CAS)
+		allowed = SM_CAS_GET;
 	if (c->flags & ~allowed)
 		return false;
 	if ((c->flags & SM_SET_NX) && (c->flags & SM_SET_XX))
@@ -326,7 +330,7 @@ size_t sm_cmd_encoded_size(const sm_cmd *c, const sm_cmd_limits *lim)
 	if (!header_ok(c))
 		return 0;
 	size_t n = SM_CMD_HEADER_BYTES;
-	if (c->op != SM_OP_DEL) {
+	if (c->op != SM_OP_DEL && c->op != SM_OP_MSET) {
 		if (!value_ok(&c->key, SM_KEY_MAX_BYTES, false))
 			return 0;
 		n += vsize(&c->key);
@@ -358,6 +362,18 @@ size_t sm_cmd_encoded_size(const sm_cmd *c, const sm_cmd_limits *lim)
 		return n + vsize(&c->value) + vsize(&c->value2);
 	case SM_OP_INCRBY:
 		return n + 8;
+	case SM_OP_MSET:
+		if (c->key_count == 0 || c->key_count > SM_CMD_MAX_KEYS ||
+		    c->keys == NULL || c->values == NULL)
+			return 0;
+		n += 4;
+		for (uint32_t i = 0; i < c->key_count; i++) {
+			if (!value_ok(&c->keys[i], SM_KEY_MAX_BYTES, false) ||
+			    !value_ok(&c->values[i], vmax, false))
+				return 0;
+			n += vsize(&c->keys[i]) + vsize(&c->values[i]);
+		}
+		return n;
 	default:
 		return 0;
 	}
@@ -390,7 +406,7 @@ int sm_cmd_encode(const sm_cmd *c, const sm_cmd_limits *lim, uint8_t *buf, size_
 	sm_put_u64(p + 4, c->client);
 	sm_put_u64(p + 12, c->seq);
 	p += SM_CMD_HEADER_BYTES;
-	if (c->op != SM_OP_DEL)
+	if (c->op != SM_OP_DEL && c->op != SM_OP_MSET)
 		p = put_value(p, &c->key);
 	switch (c->op) {
 	case SM_OP_SET:
@@ -410,6 +426,14 @@ int sm_cmd_encode(const sm_cmd *c, const sm_cmd_limits *lim, uint8_t *buf, size_
 	case SM_OP_INCRBY:
 		sm_put_u64(p, (uint64_t)c->delta);
 		p += 8;
+		break;
+	case SM_OP_MSET:
+		sm_put_u32(p, c->key_count);
+		p += 4;
+		for (uint32_t i = 0; i < c->key_count; i++) {
+			p = put_value(p, &c->keys[i]);
+			p = put_value(p, &c->values[i]);
+		}
 		break;
 	default:
 		break;
@@ -449,10 +473,10 @@ int sm_cmd_decode(const uint8_t *data, size_t size, const sm_cmd_limits *lim, sm
 	c->flags = sm_get_u16(h + 2);
 	c->client = sm_get_u64(h + 4);
 	c->seq = sm_get_u64(h + 12);
-	if (c->op < SM_OP_SET || c->op > SM_OP_APPEND || !header_ok(c))
+	if (c->op < SM_OP_SET || c->op > SM_OP_LAST_ || !header_ok(c))
 		return RP_ERR_INVALID;
 	int rc;
-	if (c->op != SM_OP_DEL) {
+	if (c->op != SM_OP_DEL && c->op != SM_OP_MSET) {
 		rc = rd_value(&r, SM_KEY_MAX_BYTES, false, &c->key);
 		if (rc != RP_OK)
 			return rc;
@@ -504,6 +528,32 @@ int sm_cmd_decode(const uint8_t *data, size_t size, const sm_cmd_limits *lim, sm
 		c->delta = (int64_t)sm_get_u64(p);
 		break;
 	}
+	case SM_OP_MSET: {
+		uint32_t count;
+		if (!rd_u32(&r, &count))
+			return RP_ERR_INVALID;
+		if (count == 0)
+			return RP_ERR_INVALID;
+		if (count > SM_CMD_MAX_KEYS)
+			return RP_ERR_NOSPC;
+		c->key_count = count;
+		c->keys_wire = r.pos;
+		for (uint32_t i = 0; i < count; i++) {
+			sm_value k, v;
+			rc = rd_value(&r, SM_KEY_MAX_BYTES, false, &k);
+			if (rc != RP_OK)
+				return rc;
+			rc = rd_value(&r, vmax, false, &v);
+			if (rc != RP_OK)
+				return rc;
+			if (i == 0) {
+				c->key = k;
+				c->value = v;
+			}
+		}
+		c->keys_wire_end = r.pos;
+		break;
+	}
 	default:
 		return RP_ERR_INVALID;
 	}
@@ -519,6 +569,16 @@ void sm_cmd_keys(const sm_cmd *c, sm_iter *it)
 	it->pos = c->keys_wire;
 	it->end = c->keys_wire_end;
 	it->left = c->key_count;
+}
+
+void sm_cmd_pairs(const sm_cmd *c, sm_iter *it)
+{
+	RP_CHECK(c->op == SM_OP_MSET);
+	RP_CHECK(c->keys_wire != NULL);
+	RP_CHECK(c->key_count >= 1 && c->key_count <= SM_CMD_MAX_KEYS);
+	it->pos = c->keys_wire;
+	it->end = c->keys_wire_end;
+	it->left = 2 * c->key_count;
 }
 
 /* --- results ------------------------------------------------------------- */
@@ -595,7 +655,7 @@ int sm_result_decode(sm_result *r, const uint8_t *data, size_t size)
 	const uint8_t *h = rd_take(&rr, SM_RESULT_HEADER_BYTES);
 	if (h == NULL || h[0] != SM_RESULT_VERSION)
 		return RP_ERR_INVALID;
-	if (h[1] > SM_OP_APPEND || h[2] >= SM_ST_COUNT_ || h[3] > 1)
+	if (h[1] > SM_OP_LAST_ || h[2] >= SM_ST_COUNT_ || h[3] > 1)
 		return RP_ERR_INVALID;
 	uint32_t count = sm_get_u32(h + 12);
 	if (count > SM_RESULT_MAX_VALUES)

@@ -31,7 +31,7 @@ enum {
 	SM_CMD_VERSION = 1,
 	SM_RESULT_VERSION = 1,
 	SM_KEY_MAX_BYTES = 64 * 1024, /* a key, any command */
-	SM_CMD_MAX_KEYS = 1024,	      /* keys in one DEL */
+	SM_CMD_MAX_KEYS = 1024,	      /* keys in one DEL, pairs in one MSET */
 	SM_DEL_GET_MAX_KEYS = 16,     /* keys in one DEL that returns the old values */
 	SM_RESULT_MAX_VALUES = 16,    /* values in one result */
 	SM_VALUE_MAX_BYTES_LIMIT = 8 * 1024 * 1024, /* ceiling of any configured max */
@@ -50,6 +50,8 @@ typedef enum {
 	SM_OP_CAS = 4,
 	SM_OP_INCRBY = 5,
 	SM_OP_APPEND = 6,
+	SM_OP_MSET = 7,
+	SM_OP_LAST_ = SM_OP_MSET, /* the highest op a decoder accepts */
 } sm_op;
 const char *sm_op_name(int op);
 
@@ -64,6 +66,11 @@ enum {
  * names at most SM_DEL_GET_MAX_KEYS keys, which bounds its result. */
 enum {
 	SM_DEL_GET = 1u << 0,
+};
+
+/* CAS flags. */
+enum {
+	SM_CAS_GET = 1u << 0, /* also return the value before the op (SET ... IFEQ GET) */
 };
 
 /* Outcome of one applied command.  Every replica computes the same one. */
@@ -101,8 +108,8 @@ typedef struct {
 	const uint8_t *data;
 } sm_value;
 
-/* Walks a list of length-prefixed values on the wire (DEL keys, result
- * values) that a decoder has already validated. */
+/* Walks a list of length-prefixed values on the wire (DEL keys, MSET
+ * pairs, result values) that a decoder has already validated. */
 typedef struct {
 	const uint8_t *pos;
 	const uint8_t *end;
@@ -113,22 +120,27 @@ bool sm_iter_next(sm_iter *it, sm_value *v);
 
 /*
  * One command.  For encoding, fill the fields the op uses and zero the rest;
- * for DEL give the keys as an array in `keys`/`key_count`.  After decoding,
- * every sm_value points into the decoded bytes (valid as long as they
- * are), and DEL's keys are reached with sm_cmd_keys (`keys` is NULL).
+ * for DEL give the keys as an array in `keys`/`key_count`, for MSET the
+ * keys in `keys` and their values in `values` (key_count of each).  After
+ * decoding, every sm_value points into the decoded bytes (valid as long as
+ * they are), and DEL's keys and MSET's pairs are reached with sm_cmd_keys
+ * and sm_cmd_pairs (`keys` and `values` are NULL).
  */
 typedef struct {
 	uint8_t op;	      /* sm_op */
-	uint16_t flags;	      /* SET: SM_SET_*; DEL: SM_DEL_*; others 0 */
+	uint16_t flags;	      /* SET: SM_SET_*; DEL: SM_DEL_*; CAS: SM_CAS_*; others 0 */
 	uint64_t client;      /* session: 0 = none (then seq is 0); see sm.h */
 	uint64_t seq;	      /* session: 1, 2, 3, ... per client */
-	sm_value key;	      /* every op but DEL; DEL: after decoding, the first key */
-	sm_value value;	      /* SET, APPEND: the value; CAS: expected (absent = nil) */
+	sm_value key;	      /* every op but DEL and MSET; DEL, MSET: after
+				 decoding, the first key */
+	sm_value value;	      /* SET, APPEND: the value; CAS: expected (absent = nil);
+				 MSET: after decoding, the first value */
 	sm_value value2;      /* CAS: new value (absent = delete the key) */
 	int64_t delta;	      /* INCRBY */
-	uint32_t key_count;   /* DEL: 1..SM_CMD_MAX_KEYS */
-	const sm_value *keys; /* DEL, encoding only */
-	const uint8_t *keys_wire; /* DEL, set by decoding */
+	uint32_t key_count;   /* DEL: keys, MSET: pairs; 1..SM_CMD_MAX_KEYS */
+	const sm_value *keys; /* DEL, MSET: encoding only */
+	const sm_value *values;	  /* MSET: encoding only; values[i] goes with keys[i] */
+	const uint8_t *keys_wire; /* DEL, MSET: set by decoding */
 	const uint8_t *keys_wire_end;
 } sm_cmd;
 
@@ -152,6 +164,9 @@ int sm_cmd_decode(const uint8_t *data, size_t size, const sm_cmd_limits *lim,
 		  sm_cmd *cmd);
 /* Iterator over a decoded DEL's keys. */
 void sm_cmd_keys(const sm_cmd *cmd, sm_iter *it);
+/* Iterator over a decoded MSET's pairs: it yields key, value, key, value...
+ * (2 * key_count values, none nil). */
+void sm_cmd_pairs(const sm_cmd *cmd, sm_iter *it);
 
 /*
  * One result.  `enc` holds the encoded result (what the session table
@@ -163,9 +178,12 @@ void sm_cmd_keys(const sm_cmd *cmd, sm_iter *it);
  *   DEL     integer = keys removed; success = integer > 0; with SM_DEL_GET one
  *           value per key: the value it had (nil if none) — the seed's "DEL
  *           returns the last value"
- *   CAS     success = swapped; one value: the key's value after the op
+ *   CAS     success = swapped; one value: the key's value after the op; with
+ *           SM_CAS_GET a second value: the key's value before the op
  *   INCRBY  integer = the new value
  *   APPEND  integer = the new length
+ *   MSET    success = true; no values (every pair is written, in order, in
+ *           the entry's one atomic batch: a key named twice keeps the last)
  */
 typedef struct {
 	uint8_t op;	/* sm_op of the command (SM_OP_NONE if none) */

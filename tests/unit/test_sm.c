@@ -193,6 +193,13 @@ static sm_cmd c_del(const sm_value *keys, uint32_t n)
 	return c;
 }
 
+static sm_cmd c_mset(const sm_value *keys, const sm_value *values, uint32_t pairs)
+{
+	sm_cmd c = {0};
+	c.op = SM_OP_MSET, c.keys = keys, c.values = values, c.key_count = pairs;
+	return c;
+}
+
 static sm_cmd with_session(sm_cmd c, uint64_t client, uint64_t seq)
 {
 	c.client = client;
@@ -422,6 +429,147 @@ BOTH(cas_with_nil)
 	fx_done(&f);
 }
 
+BOTH(cas_get_returns_the_old_value_too)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = c_cas("k", "x", "y");
+	c.flags = SM_CAS_GET;
+	fx_run(&f, &c); /* missing: no swap, after nil, before nil */
+	CHECK(!f.res.success);
+	CHECK_EQ(f.res.value_count, 2);
+	expect_value(&f.res, 0, NULL);
+	expect_value(&f.res, 1, NULL);
+	c = c_set("k", "x", 0);
+	fx_run(&f, &c);
+	c = c_cas("k", "x", "y");
+	c.flags = SM_CAS_GET;
+	fx_run(&f, &c); /* swapped: after y, before x */
+	CHECK(f.res.success);
+	expect_value(&f.res, 0, "y");
+	expect_value(&f.res, 1, "x");
+	fx_run(&f, &c); /* no longer x: after y, before y */
+	CHECK(!f.res.success);
+	expect_value(&f.res, 0, "y");
+	expect_value(&f.res, 1, "y");
+	expect_stored(&f, "k", "y");
+	/* without the flag, one value as before */
+	c = c_cas("k", "y", "z");
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.value_count, 1);
+	fx_done(&f);
+}
+
+BOTH(mset_writes_every_pair_last_one_wins)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = c_set("b", "old", 0);
+	fx_run(&f, &c);
+	sm_value keys[4] = {sv("a"), sv("b"), sv("c"), sv("a")};
+	sm_value vals[4] = {sv("1"), sv("2"), sv(""), sv("4")};
+	c = c_mset(keys, vals, 4);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.status, SM_ST_OK);
+	CHECK(f.res.success);
+	CHECK_EQ(f.res.value_count, 0);
+	CHECK_EQ(sm_applied_index(f.m, 1), 2);
+	expect_stored(&f, "a", "4");
+	expect_stored(&f, "b", "2");
+	expect_stored(&f, "c", "");
+	/* one pair */
+	c = c_mset(&keys[2], &vals[0], 1);
+	fx_run(&f, &c);
+	expect_stored(&f, "c", "1");
+	/* the most pairs one command may carry */
+	static sm_value many_k[SM_CMD_MAX_KEYS], many_v[SM_CMD_MAX_KEYS];
+	static char names[SM_CMD_MAX_KEYS][16];
+	for (int i = 0; i < SM_CMD_MAX_KEYS; i++)
+		snprintf(names[i], sizeof(names[i]), "m%04d", i);
+	for (int i = 0; i < SM_CMD_MAX_KEYS; i++) {
+		many_k[i] = sv(names[i]);
+		many_v[i] = sv(names[SM_CMD_MAX_KEYS - 1 - i]);
+	}
+	c = c_mset(many_k, many_v, SM_CMD_MAX_KEYS);
+	fx_run(&f, &c);
+	expect_stored(&f, "m0000", "m1023");
+	expect_stored(&f, "m1023", "m0000");
+	if (rocks) {
+		uint64_t d = digest(f.m);
+		fx_reopen(&f);
+		CHECK_EQ(digest(f.m), d);
+		expect_stored(&f, "m0512", "m0511");
+	}
+	fx_done(&f);
+}
+
+/* All or nothing: an MSET that the state machine refuses (one value above
+ * its limit) writes none of its pairs, and one that applies lands in the
+ * same batch as the applied index. */
+BOTH(mset_is_all_or_nothing)
+{
+	sm_config cfg;
+	sm_config_default(&cfg);
+	cfg.max_value_bytes = 4;
+	fx f;
+	fx_open_cfg(&f, rocks, &cfg);
+	sm_value keys[3] = {sv("a"), sv("b"), sv("c")};
+	sm_value vals[3] = {sv("1"), sv("2"), sv("too long")};
+	sm_cmd c = c_mset(keys, vals, 3);
+	sm_cmd_limits wide = {SM_VALUE_MAX_BYTES_DEFAULT};
+	f.enc.size = 0;
+	CHECK_EQ(sm_cmd_encode_buf(&c, &wide, &f.enc), 0);
+	uint64_t d0 = digest(f.m);
+	CHECK_EQ(fx_entry(&f, HP_ENTRY_NORMAL, f.enc.data, f.enc.size), 0);
+	CHECK_EQ(f.res.status, SM_ST_BAD_CMD);
+	CHECK_EQ(sm_applied_index(f.m, 1), 1);
+	expect_stored(&f, "a", NULL);
+	expect_stored(&f, "b", NULL);
+	CHECK(digest(f.m) != d0); /* the group record moved, nothing else */
+	vals[2] = sv("3");
+	c = c_mset(keys, vals, 3);
+	fx_run(&f, &c);
+	expect_stored(&f, "a", "1");
+	expect_stored(&f, "c", "3");
+	/* an MSET entry already applied is refused whole */
+	hp_entry e = {2, 1, HP_ENTRY_NORMAL, (uint32_t)f.enc.size, f.enc.data};
+	vals[0] = sv("9");
+	f.enc.size = 0;
+	CHECK_EQ(sm_cmd_encode_buf(&c, &wide, &f.enc), 0);
+	e.data = f.enc.data;
+	e.size_bytes = (uint32_t)f.enc.size;
+	CHECK_EQ(sm_apply(f.m, 1, &e, &f.res), RP_ERR_EXISTS);
+	expect_stored(&f, "a", "1");
+	fx_done(&f);
+}
+
+TEST(mset_gives_equal_digests_on_both_stores)
+{
+	fx m, r;
+	fx_open(&m, false);
+	fx_open(&r, true);
+	sm_value keys[3] = {sv("x"), sv("y"), sv("x")};
+	sm_value vals[3] = {sv("1"), sv("2"), sv("3")};
+	for (int round = 0; round < 2; round++) {
+		fx *f = round == 0 ? &m : &r;
+		sm_cmd c = c_mset(keys, vals, 3);
+		fx_run(f, &c);
+		c = with_session(c_mset(keys + 1, vals, 2), 4, 1);
+		fx_run(f, &c);
+		fx_run(f, &c); /* a replay */
+		c = c_incr("x", 5);
+		fx_run(f, &c);
+	}
+	CHECK_EQ(digest(m.m), digest(r.m));
+	/* x: 3 (named twice, the last wins), then 2 (the session's MSET, once),
+	 * then 7 */
+	expect_stored(&m, "x", "7");
+	expect_stored(&r, "x", "7");
+	expect_stored(&r, "y", "1");
+	fx_done(&m);
+	fx_done(&r);
+}
+
 BOTH(incrby_semantics)
 {
 	fx f;
@@ -586,6 +734,19 @@ BOTH(session_retry_returns_first_result_and_changes_nothing)
 	fx_run(&f, &c);
 	CHECK(f.res.success);
 	expect_value(&f.res, 0, "x");
+	/* a retried MSET replays: its pairs are not written a second time */
+	sm_value mk[2] = {sv("p"), sv("q")};
+	sm_value mv[2] = {sv("1"), sv("2")};
+	c = with_session(c_mset(mk, mv, 2), 9, 1);
+	fx_run(&f, &c);
+	CHECK(f.res.success);
+	sm_cmd other = c_set("p", "changed", 0);
+	fx_run(&f, &other);
+	fx_run(&f, &c);
+	CHECK_EQ(f.res.op, SM_OP_MSET);
+	CHECK(f.res.success);
+	expect_stored(&f, "p", "changed");
+	expect_stored(&f, "q", "2");
 	/* an unknown client must start at seq 1 */
 	c = with_session(c_set("k", "v", 0), 8, 4);
 	fx_run(&f, &c);
@@ -597,6 +758,10 @@ BOTH(session_retry_returns_first_result_and_changes_nothing)
 	CHECK(found);
 	CHECK_EQ(seq, 3);
 	CHECK_EQ(last, 6);
+	CHECK_EQ(sm_session_get(f.m, 1, 9, &found, &seq, &last), 0);
+	CHECK(found);
+	CHECK_EQ(seq, 1);
+	CHECK_EQ(last, 9);
 	CHECK_EQ(sm_session_get(f.m, 1, 8, &found, &seq, &last), 0);
 	CHECK(!found);
 	/* client 0 means no session: every apply runs */
@@ -606,7 +771,7 @@ BOTH(session_retry_returns_first_result_and_changes_nothing)
 	expect_stored(&f, "m", "2");
 	sm_group_state st;
 	sm_group_get(f.m, 1, &st);
-	CHECK_EQ(st.session_count, 1);
+	CHECK_EQ(st.session_count, 2);
 	sm_buf_deinit(&first);
 	fx_done(&f);
 }
@@ -752,6 +917,7 @@ typedef struct {
 	uint32_t big;	 /* longest random value */
 	char vals[4][2048];
 	sm_value keys[4];
+	sm_value values[4];
 	char keybuf[4][8];
 } gen;
 
@@ -809,7 +975,7 @@ static uint8_t gen_next(gen *g, sm_buf *out)
 	}
 	sm_cmd c = {0};
 	char kb[8];
-	switch (rp_prng_below(&g->r, 7)) {
+	switch (rp_prng_below(&g->r, 8)) {
 	case 0: {
 		static const uint16_t flags[] = {
 		    0, 0, SM_SET_NX, SM_SET_XX, SM_SET_GET, SM_SET_NX | SM_SET_GET};
@@ -833,6 +999,19 @@ static uint8_t gen_next(gen *g, sm_buf *out)
 		const char *e = rp_prng_below(&g->r, 3) == 0 ? NULL : gen_val(g, 1);
 		const char *n = rp_prng_below(&g->r, 6) == 0 ? NULL : gen_val(g, 2);
 		c = c_cas(gen_key(g, kb, false), e, n);
+		c.flags = rp_prng_below(&g->r, 4) == 0 ? SM_CAS_GET : 0;
+		break;
+	}
+	case 7: {
+		/* pairs over the whole key space, so a crash test sees whether
+		 * several keys change together */
+		uint32_t n = (uint32_t)rp_prng_range(&g->r, 1, 4);
+		for (uint32_t i = 0; i < n; i++) {
+			g->keys[i] =
+			    sv(gen_key(g, g->keybuf[i], rp_prng_below(&g->r, 4) == 0));
+			g->values[i] = sv(gen_val(g, (int)i));
+		}
+		c = c_mset(g->keys, g->values, n);
 		break;
 	}
 	case 4:

@@ -47,11 +47,13 @@ static void encode(const sm_cmd *c, sm_buf *b)
 }
 
 /* A few valid commands of every op, for round trips and mutations. */
+enum { SAMPLE_MAX = 12 };
 static sm_value del_keys[3];
+static sm_value mset_vals[3];
 static int sample_cmds(sm_cmd *out)
 {
 	int n = 0;
-	memset(out, 0, 9 * sizeof(*out));
+	memset(out, 0, SAMPLE_MAX * sizeof(*out));
 	out[n].op = SM_OP_SET, out[n].key = sv("k1"), out[n].value = sv("v1");
 	out[n].client = 9, out[n].seq = 4, n++;
 	out[n].op = SM_OP_SET, out[n].flags = SM_SET_NX | SM_SET_GET, out[n].key = sv("");
@@ -69,12 +71,20 @@ static int sample_cmds(sm_cmd *out)
 	out[n].op = SM_OP_INCRBY, out[n].key = sv("n"), out[n].delta = INT64_MIN, n++;
 	out[n].op = SM_OP_APPEND, out[n].key = sv("log"), out[n].value = sv("xyz");
 	out[n].client = UINT64_MAX, out[n].seq = UINT64_MAX, n++;
+	out[n].op = SM_OP_CAS, out[n].flags = SM_CAS_GET, out[n].key = sv("k1");
+	out[n].value = sv("v1"), out[n].value2 = sv("v2"), n++;
+	mset_vals[0] = sv("1"), mset_vals[1] = sv("two"), mset_vals[2] = sv("");
+	out[n].op = SM_OP_MSET, out[n].keys = del_keys, out[n].values = mset_vals;
+	out[n].key_count = 3, out[n].client = 4, out[n].seq = 2, n++;
+	out[n].op = SM_OP_MSET, out[n].keys = del_keys, out[n].values = mset_vals;
+	out[n].key_count = 1, n++;
+	CHECK(n <= SAMPLE_MAX);
 	return n;
 }
 
 TEST(cmd_round_trip_every_op)
 {
-	sm_cmd cmds[9];
+	sm_cmd cmds[SAMPLE_MAX];
 	int n = sample_cmds(cmds);
 	sm_buf b;
 	sm_buf_init(&b);
@@ -99,6 +109,23 @@ TEST(cmd_round_trip_every_op)
 			}
 			CHECK_EQ(j, c->key_count);
 			CHECK(bytes_eq(&d.key, &c->keys[0]));
+		} else if (c->op == SM_OP_MSET) {
+			sm_iter it;
+			sm_value k, v;
+			uint32_t j = 0;
+			CHECK_EQ(d.key_count, c->key_count);
+			sm_cmd_pairs(&d, &it);
+			while (sm_iter_next(&it, &k)) {
+				CHECK(sm_iter_next(&it, &v));
+				CHECK(j < c->key_count);
+				CHECK(bytes_eq(&k, &c->keys[j]));
+				CHECK(bytes_eq(&v, &c->values[j]));
+				j++;
+			}
+			CHECK_EQ(j, c->key_count);
+			CHECK(bytes_eq(&d.key, &c->keys[0]));
+			CHECK(bytes_eq(&d.value, &c->values[0]));
+			continue;
 		} else {
 			CHECK(bytes_eq(&d.key, &c->key));
 		}
@@ -129,7 +156,7 @@ TEST(cmd_absent_cas_values_stay_distinct_from_empty)
 
 TEST(cmd_every_truncation_and_any_trailing_byte_is_refused)
 {
-	sm_cmd cmds[9];
+	sm_cmd cmds[SAMPLE_MAX];
 	int n = sample_cmds(cmds);
 	sm_buf b;
 	sm_buf_init(&b);
@@ -169,7 +196,7 @@ TEST(cmd_header_rules)
 	/* unknown ops */
 	b.data[1] = 0;
 	CHECK_EQ(sm_cmd_decode(b.data, b.size, &lim, &d), RP_ERR_INVALID);
-	b.data[1] = 7;
+	b.data[1] = SM_OP_LAST_ + 1;
 	CHECK_EQ(sm_cmd_decode(b.data, b.size, &lim, &d), RP_ERR_INVALID);
 	b.data[1] = SM_OP_SET;
 	/* NX together with XX, and an unknown flag */
@@ -195,6 +222,104 @@ TEST(cmd_header_rules)
 	c.op = SM_OP_GET;
 	c.flags = SM_SET_GET;
 	CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &b), RP_ERR_INVALID);
+	/* CAS takes GET and nothing else; MSET takes no flag */
+	c.op = SM_OP_CAS;
+	c.value = sv("x");
+	c.value2 = sv("y");
+	c.flags = SM_CAS_GET;
+	encode(&c, &b);
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &lim, &d), RP_OK);
+	CHECK_EQ(d.flags, SM_CAS_GET);
+	b.data[2] = 2;
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &lim, &d), RP_ERR_INVALID);
+	c.flags = 2;
+	CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &b), RP_ERR_INVALID);
+	sm_value k1 = sv("k"), v1 = sv("v");
+	c.op = SM_OP_MSET;
+	c.keys = &k1;
+	c.values = &v1;
+	c.key_count = 1;
+	c.flags = 0;
+	encode(&c, &b);
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &lim, &d), RP_OK);
+	b.data[2] = 1;
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &lim, &d), RP_ERR_INVALID);
+	c.flags = SM_SET_NX;
+	CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &b), RP_ERR_INVALID);
+	sm_buf_deinit(&b);
+}
+
+TEST(mset_size_limits)
+{
+	sm_cmd_limits small = {10};
+	static sm_value keys[SM_CMD_MAX_KEYS + 1], vals[SM_CMD_MAX_KEYS + 1];
+	for (int i = 0; i <= SM_CMD_MAX_KEYS; i++) {
+		keys[i] = sv("k");
+		vals[i] = sv("0123456789");
+	}
+	sm_cmd c = {0};
+	c.op = SM_OP_MSET;
+	c.keys = keys;
+	c.values = vals;
+	sm_buf b;
+	sm_buf_init(&b);
+	sm_cmd d;
+	/* 0 pairs, 1025 pairs: refused both ways; 1024 fits */
+	c.key_count = 0;
+	CHECK(sm_cmd_encoded_size(&c, &small) == 0);
+	c.key_count = SM_CMD_MAX_KEYS + 1;
+	CHECK(sm_cmd_encoded_size(&c, &small) == 0);
+	c.key_count = SM_CMD_MAX_KEYS;
+	encode(&c, &b);
+	CHECK_EQ(b.size, SM_CMD_HEADER_BYTES + 4 + SM_CMD_MAX_KEYS * (4 + 1 + 4 + 10));
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &small, &d), RP_OK);
+	CHECK_EQ(d.key_count, SM_CMD_MAX_KEYS);
+	sm_put_u32(b.data + SM_CMD_HEADER_BYTES, SM_CMD_MAX_KEYS + 1);
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &small, &d), RP_ERR_NOSPC);
+	sm_put_u32(b.data + SM_CMD_HEADER_BYTES, 0);
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &small, &d), RP_ERR_INVALID);
+	/* a count below the pairs present leaves trailing bytes */
+	sm_put_u32(b.data + SM_CMD_HEADER_BYTES, SM_CMD_MAX_KEYS - 1);
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &small, &d), RP_ERR_INVALID);
+	/* any value above the configured max, even the last one */
+	c.key_count = 3;
+	vals[2] = sv("0123456789a");
+	CHECK(sm_cmd_encoded_size(&c, &small) == 0);
+	CHECK(sm_cmd_encoded_size(&c, &lim) > 0);
+	b.size = 0;
+	CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &b), RP_OK);
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &small, &d), RP_ERR_NOSPC);
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &lim, &d), RP_OK);
+	vals[2] = sv("v");
+	/* a nil value or key, a missing array */
+	vals[1] = nil;
+	CHECK(sm_cmd_encoded_size(&c, &lim) == 0);
+	vals[1] = sv("v");
+	keys[2] = nil;
+	CHECK(sm_cmd_encoded_size(&c, &lim) == 0);
+	keys[2] = sv("k");
+	CHECK(sm_cmd_encoded_size(&c, &lim) > 0);
+	c.values = NULL;
+	CHECK(sm_cmd_encoded_size(&c, &lim) == 0);
+	c.values = vals;
+	/* a nil length word on the wire, for a key and for a value */
+	b.size = 0;
+	CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &b), RP_OK);
+	size_t first_value = SM_CMD_HEADER_BYTES + 4 + 4 + 1;
+	sm_put_u32(b.data + first_value, SM_NIL_LENGTH);
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &lim, &d), RP_ERR_INVALID);
+	b.size = 0;
+	CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &b), RP_OK);
+	sm_put_u32(b.data + SM_CMD_HEADER_BYTES + 4, SM_NIL_LENGTH);
+	CHECK_EQ(sm_cmd_decode(b.data, b.size, &lim, &d), RP_ERR_INVALID);
+	/* a key above 64 KiB */
+	uint8_t *big = calloc(1, SM_KEY_MAX_BYTES + 1);
+	keys[1].data = big;
+	keys[1].size = SM_KEY_MAX_BYTES + 1;
+	CHECK(sm_cmd_encoded_size(&c, &lim) == 0);
+	keys[1].size = SM_KEY_MAX_BYTES;
+	CHECK(sm_cmd_encoded_size(&c, &lim) > 0);
+	free(big);
 	sm_buf_deinit(&b);
 }
 
@@ -280,7 +405,7 @@ TEST(cmd_size_limits)
 static void check_decoded(const uint8_t *p, size_t n, const sm_cmd *d, sm_buf *re)
 {
 	const uint8_t *hi = p + n;
-	CHECK(d->op >= SM_OP_SET && d->op <= SM_OP_APPEND);
+	CHECK(d->op >= SM_OP_SET && d->op <= SM_OP_LAST_);
 	CHECK(inside(&d->key, p, hi));
 	CHECK(inside(&d->value, p, hi));
 	CHECK(inside(&d->value2, p, hi));
@@ -288,7 +413,26 @@ static void check_decoded(const uint8_t *p, size_t n, const sm_cmd *d, sm_buf *r
 	CHECK(d->value.size <= lim.max_value_bytes);
 	CHECK(d->value2.size <= lim.max_value_bytes);
 	sm_cmd e = *d;
-	sm_value keys[SM_CMD_MAX_KEYS];
+	static sm_value keys[SM_CMD_MAX_KEYS], vals[SM_CMD_MAX_KEYS];
+	if (d->op == SM_OP_MSET) {
+		CHECK(d->key_count >= 1 && d->key_count <= SM_CMD_MAX_KEYS);
+		sm_iter it;
+		uint32_t j = 0;
+		sm_cmd_pairs(d, &it);
+		while (sm_iter_next(&it, &keys[j])) {
+			CHECK(sm_iter_next(&it, &vals[j]));
+			CHECK(inside(&keys[j], p, hi));
+			CHECK(inside(&vals[j], p, hi));
+			CHECK(keys[j].present && keys[j].size <= SM_KEY_MAX_BYTES);
+			CHECK(vals[j].present && vals[j].size <= lim.max_value_bytes);
+			j++;
+		}
+		CHECK_EQ(j, d->key_count);
+		e.keys = keys;
+		e.values = vals;
+		e.key = nil;
+		e.value = nil;
+	}
 	if (d->op == SM_OP_DEL) {
 		CHECK(d->key_count >= 1 && d->key_count <= SM_CMD_MAX_KEYS);
 		sm_iter it;
@@ -324,7 +468,7 @@ TEST(cmd_random_bytes_never_crash_nor_escape)
 		/* Make a valid header likely, so the bodies get exercised. */
 		if (n > 2 && rp_prng_below(&r, 2) == 0) {
 			p[0] = SM_CMD_VERSION;
-			p[1] = (uint8_t)rp_prng_range(&r, 1, 6);
+			p[1] = (uint8_t)rp_prng_range(&r, 1, SM_OP_LAST_);
 		}
 		sm_cmd d;
 		if (sm_cmd_decode(p, n, &lim, &d) == RP_OK) {
@@ -342,7 +486,7 @@ TEST(cmd_mutated_encodings_never_crash_nor_escape)
 {
 	rp_prng r;
 	rp_prng_init(&r, 12);
-	sm_cmd cmds[9];
+	sm_cmd cmds[SAMPLE_MAX];
 	int count = sample_cmds(cmds);
 	sm_buf b, re;
 	sm_buf_init(&b);
@@ -427,6 +571,13 @@ TEST(result_round_trip_and_strictness)
 	r.enc.data[3] = 2;
 	CHECK(sm_result_decode(&d, r.enc.data, r.enc.size) != RP_OK);
 	r.enc.data[3] = 1;
+	/* every op up to MSET, nothing above */
+	r.enc.data[1] = SM_OP_MSET;
+	CHECK_EQ(sm_result_decode(&d, r.enc.data, r.enc.size), RP_OK);
+	CHECK_EQ(d.op, SM_OP_MSET);
+	r.enc.data[1] = SM_OP_LAST_ + 1;
+	CHECK(sm_result_decode(&d, r.enc.data, r.enc.size) != RP_OK);
+	r.enc.data[1] = SM_OP_DEL;
 	sm_put_u32(r.enc.data + 12, SM_RESULT_MAX_VALUES + 1);
 	CHECK(sm_result_decode(&d, r.enc.data, r.enc.size) != RP_OK);
 	sm_result_deinit(&r);
@@ -451,7 +602,7 @@ TEST(result_random_bytes_never_crash_nor_escape)
 				p[j] = (uint8_t)rp_prng_next(&r);
 		} else {
 			p[0] = SM_RESULT_VERSION;
-			p[1] = (uint8_t)rp_prng_below(&r, 8);
+			p[1] = (uint8_t)rp_prng_below(&r, SM_OP_LAST_ + 2);
 			p[2] = (uint8_t)rp_prng_below(&r, SM_ST_COUNT_ + 1);
 			p[3] = (uint8_t)rp_prng_below(&r, 3);
 			sm_put_u64(p + 4, rp_prng_next(&r));

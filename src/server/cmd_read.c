@@ -1,0 +1,371 @@
+/*
+ * cmd_read.c — reads against the local state machine: GET MGET EXISTS
+ * STRLEN TYPE TTL PTTL DBSIZE SCAN KEYS.  The server calls in only once
+ * the read is safe (its read index is applied, or the connection opted
+ * into stale reads), so nothing here waits or asks the cluster anything.
+ *
+ * The reserved range (CMD_META_PREFIX) is invisible: validation refuses
+ * keys in it, and the walks (SCAN, KEYS, DBSIZE) jump over it — its keys
+ * sort together, so one jump to the first key past the prefix does it.
+ */
+#include <string.h>
+
+#include "server/cmd_internal.h"
+#include "util/check.h"
+
+/* The first key after every key that starts with CMD_META_PREFIX: the
+ * prefix with its last byte ':' raised to ';'. */
+static const uint8_t meta_end[CMD_META_PREFIX_LEN] = {0xff, 0x00, 'r', 'a', 's', 'p',
+						      'u',  't',  'i', 'n', ';'};
+
+/* A SCAN step stops early once its reply holds this many bytes of keys
+ * (COUNT is a hint; a step of huge keys should not make a huge reply). */
+enum { SCAN_REPLY_BYTES_MAX = 1 << 20 };
+
+/* --- SCAN options ------------------------------------------------------------- */
+
+typedef struct {
+	uint64_t cursor;
+	const struct resp_arg *match; /* NULL: every key */
+	uint64_t count;
+	bool strings; /* false: TYPE names a type no key has here */
+} scan_opts;
+
+static int scan_parse(size_t argc, const struct resp_arg *argv, scan_opts *o,
+		      struct resp_out *out)
+{
+	memset(o, 0, sizeof(*o));
+	o->count = 10;
+	o->strings = true;
+	if (!cmd_arg_u64(&argv[1], &o->cursor))
+		return cmd_err(out, CMD_ERR_INVALID_CURSOR);
+	for (size_t i = 2; i < argc; i += 2) {
+		if (i + 1 >= argc)
+			return cmd_err(out, CMD_ERR_SYNTAX);
+		const struct resp_arg *v = &argv[i + 1];
+		if (cmd_arg_is(&argv[i], "MATCH")) {
+			o->match = v;
+		} else if (cmd_arg_is(&argv[i], "COUNT")) {
+			int64_t n;
+			if (!cmd_arg_i64(v, &n))
+				return cmd_err(out, CMD_ERR_NOT_INT);
+			if (n < 1)
+				return cmd_err(out, CMD_ERR_SYNTAX);
+			o->count = (uint64_t)n;
+		} else if (cmd_arg_is(&argv[i], "TYPE")) {
+			/* Every key here is a string; any other name, known to
+			 * Redis or not, matches nothing (Redis answers an unknown
+			 * name with an empty walk too, not an error). */
+			o->strings = cmd_arg_is(v, "STRING");
+		} else {
+			return cmd_err(out, CMD_ERR_SYNTAX);
+		}
+	}
+	return 0;
+}
+
+int cmd_read_check(const cmd_spec *spec, size_t argc, const struct resp_arg *argv,
+		   const cmd_limits *lim, struct resp_out *out)
+{
+	(void)lim;
+	if (spec->id == CMD_ID_SCAN) {
+		scan_opts o;
+		return scan_parse(argc, argv, &o, out);
+	}
+	return 0;
+}
+
+/* --- walks -------------------------------------------------------------------- */
+
+/* What a walk keeps between callbacks.  found holds the matching keys,
+ * each as a u32 length and the bytes. */
+typedef struct {
+	const struct resp_arg *match;
+	bool strings;
+	uint64_t budget;	    /* keys still to visit before stopping at the next */
+	size_t found_bytes_max;	    /* stop at the next key once found is this big */
+	const uint8_t *stop_prefix; /* KEYS: stop at the first key without it */
+	size_t stop_prefix_len;
+	sm_buf found;
+	uint64_t found_count;
+	uint64_t visited;
+	bool hit_meta; /* stopped at the reserved range */
+	bool stopped;  /* stopped at a key to visit next: in next */
+	bool too_big;  /* KEYS: over budget */
+	sm_buf next;
+	int err;
+} walk;
+
+static int walk_fn(void *ctx, const uint8_t *key, size_t key_size, const uint8_t *value,
+		   size_t value_size)
+{
+	walk *w = ctx;
+	(void)value;
+	(void)value_size;
+	if (w->stop_prefix != NULL &&
+	    (key_size < w->stop_prefix_len ||
+	     memcmp(key, w->stop_prefix, w->stop_prefix_len) != 0))
+		return 1; /* past the keys the pattern can match: done */
+	if (cmd_key_reserved((const char *)key, key_size)) {
+		w->hit_meta = true;
+		return 1;
+	}
+	if (w->budget == 0 || w->found.size >= w->found_bytes_max) {
+		w->stopped = true;
+		w->err = sm_buf_set(&w->next, key, key_size);
+		return 1;
+	}
+	w->budget--;
+	w->visited++;
+	if (!w->strings)
+		return 0;
+	if (w->match != NULL && !cmd_glob_match(w->match->ptr, w->match->len,
+						(const char *)key, key_size, false))
+		return 0;
+	uint8_t len[4];
+	sm_put_u32(len, (uint32_t)key_size);
+	w->err = sm_buf_append(&w->found, len, 4);
+	if (w->err == RP_OK)
+		w->err = sm_buf_append(&w->found, key, key_size);
+	w->found_count++;
+	return w->err == RP_OK ? 0 : 1;
+}
+
+/* Walks from start until the callback stops, jumping over the reserved
+ * range once. */
+static int walk_run(sm *m, walk *w, const uint8_t *start, size_t start_size)
+{
+	for (int round = 0;; round++) {
+		RP_CHECK(round < 2); /* past the range no reserved key is left */
+		w->hit_meta = false;
+		int rc = sm_scan(m, start, start_size, UINT32_MAX, walk_fn, w);
+		if (rc == RP_OK)
+			rc = w->err;
+		if (rc != RP_OK)
+			return rc;
+		if (!w->hit_meta)
+			return RP_OK;
+		start = meta_end;
+		start_size = sizeof(meta_end);
+	}
+}
+
+static void walk_init(walk *w)
+{
+	memset(w, 0, sizeof(*w));
+	sm_buf_init(&w->found);
+	sm_buf_init(&w->next);
+}
+
+static void walk_deinit(walk *w)
+{
+	sm_buf_deinit(&w->found);
+	sm_buf_deinit(&w->next);
+}
+
+/* Appends the keys in w->found as an array of bulk strings. */
+static int add_found(struct resp_out *out, const walk *w)
+{
+	int rc = resp_add_array(out, w->found_count);
+	const uint8_t *p = w->found.data, *end = p + w->found.size;
+	while (rc == 0 && p < end) {
+		uint32_t n = sm_get_u32(p);
+		rc = resp_add_bulk(out, (const char *)p + 4, n);
+		p += 4 + n;
+	}
+	return rc;
+}
+
+static int do_scan(size_t argc, const struct resp_arg *argv, sm *m, cmd_cursors *cur,
+		   struct resp_out *out)
+{
+	RP_CHECK(cur != NULL);
+	scan_opts o;
+	int rc = scan_parse(argc, argv, &o, out);
+	if (rc < 0)
+		return out->err ? out->err : 0;
+	uint32_t slot = CMD_CURSOR_NONE;
+	const uint8_t *start = NULL;
+	size_t start_size = 0;
+	if (o.cursor != 0 && !cmd_cursors_find(cur, o.cursor, &slot, &start, &start_size))
+		return resp_add_error(out, CMD_ERR_INVALID_CURSOR,
+				      strlen(CMD_ERR_INVALID_CURSOR));
+	walk w;
+	walk_init(&w);
+	w.match = o.match;
+	w.strings = o.strings;
+	w.budget =
+	    o.count < cmd_cursors_max_count(cur) ? o.count : cmd_cursors_max_count(cur);
+	w.found_bytes_max = SCAN_REPLY_BYTES_MAX;
+	rc = walk_run(m, &w, start, start_size);
+	uint64_t next_id = 0;
+	if (rc == RP_OK && w.stopped)
+		rc = cmd_cursors_save(cur, slot, w.next.data, w.next.size, &next_id);
+	else if (rc == RP_OK && slot != CMD_CURSOR_NONE)
+		cmd_cursors_release(cur, slot);
+	if (rc == RP_OK) {
+		uint8_t text[20];
+		size_t n = sm_format_i64((int64_t)next_id, text);
+		rc = resp_add_array(out, 2);
+		if (rc == 0)
+			rc = resp_add_bulk(out, (const char *)text, n);
+		if (rc == 0)
+			rc = add_found(out, &w);
+	}
+	walk_deinit(&w);
+	return rc;
+}
+
+/* The bytes every key matching pat must start with (the pattern up to its
+ * first wildcard, escapes resolved) into buf; its length. */
+static size_t literal_prefix(const struct resp_arg *pat, uint8_t *buf, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < pat->len && n < cap; i++) {
+		char c = pat->ptr[i];
+		if (c == '*' || c == '?' || c == '[')
+			break;
+		if (c == '\\') {
+			if (i + 1 == pat->len)
+				break;
+			c = pat->ptr[++i];
+		}
+		buf[n++] = (uint8_t)c;
+	}
+	return n;
+}
+
+static int do_keys(const struct resp_arg *pat, sm *m, struct resp_out *out)
+{
+	static const char too_many[] =
+	    "ERR KEYS would visit more than 1000000 keys; use SCAN instead";
+	static const char too_big[] =
+	    "ERR KEYS reply would be too large; use SCAN instead";
+	uint8_t prefix[256];
+	size_t prefix_len = literal_prefix(pat, prefix, sizeof(prefix));
+	walk w;
+	walk_init(&w);
+	w.match = pat;
+	w.strings = true;
+	w.budget = CMD_KEYS_MAX_VISIT;
+	RP_CHECK(out->len <= out->limit_bytes);
+	w.found_bytes_max = out->limit_bytes - out->len;
+	w.stop_prefix = prefix_len > 0 ? prefix : NULL;
+	w.stop_prefix_len = prefix_len;
+	int rc = walk_run(m, &w, prefix, prefix_len);
+	if (rc == RP_OK) {
+		if (w.stopped && w.budget == 0)
+			rc = resp_add_error(out, too_many, strlen(too_many));
+		else if (w.stopped)
+			rc = resp_add_error(out, too_big, strlen(too_big));
+		else
+			rc = add_found(out, &w);
+	}
+	walk_deinit(&w);
+	return rc;
+}
+
+static int do_dbsize(sm *m, struct resp_out *out)
+{
+	walk w;
+	walk_init(&w);
+	w.strings = false; /* count, keep nothing */
+	w.budget = UINT64_MAX;
+	w.found_bytes_max = SIZE_MAX;
+	int rc = walk_run(m, &w, NULL, 0);
+	if (rc == RP_OK)
+		rc = resp_add_int(out, (int64_t)w.visited);
+	walk_deinit(&w);
+	return rc;
+}
+
+/* --- single keys ----------------------------------------------------------------- */
+
+static int get_key(sm *m, const struct resp_arg *k, sm_buf *val, bool *found)
+{
+	return sm_get(m, (const uint8_t *)k->ptr, k->len, val, found);
+}
+
+static int do_keyed(const cmd_spec *spec, size_t argc, const struct resp_arg *argv, sm *m,
+		    int proto, struct resp_out *out)
+{
+	sm_buf val;
+	sm_buf_init(&val);
+	bool found = false;
+	int rc = 0;
+	switch (spec->id) {
+	case CMD_ID_MGET:
+		/* On a store error cmd_read_exec takes the partial array back. */
+		rc = resp_add_array(out, argc - 1);
+		for (size_t i = 1; i < argc && rc == 0; i++) {
+			rc = get_key(m, &argv[i], &val, &found);
+			if (rc == 0)
+				rc = found ? resp_add_bulk(out, (const char *)val.data,
+							   val.size)
+					   : resp_add_null(out, proto);
+		}
+		break;
+	case CMD_ID_EXISTS: {
+		int64_t n = 0;
+		for (size_t i = 1; i < argc && rc == 0; i++) {
+			rc = get_key(m, &argv[i], &val, &found);
+			n += found ? 1 : 0;
+		}
+		if (rc == 0)
+			rc = resp_add_int(out, n);
+		break;
+	}
+	default:
+		rc = get_key(m, &argv[1], &val, &found);
+		if (rc != 0)
+			break;
+		if (spec->id == CMD_ID_GET)
+			rc = found ? resp_add_bulk(out, (const char *)val.data, val.size)
+				   : resp_add_null(out, proto);
+		else if (spec->id == CMD_ID_STRLEN)
+			rc = resp_add_int(out, found ? (int64_t)val.size : 0);
+		else if (spec->id == CMD_ID_TYPE)
+			rc = found ? resp_add_simple(out, "string", 6)
+				   : resp_add_simple(out, "none", 4);
+		else if (spec->id == CMD_ID_TTL || spec->id == CMD_ID_PTTL)
+			rc = resp_add_int(out, found ? -1 : -2);
+		else
+			RP_CHECK(0); /* a READ spec without an executor */
+		break;
+	}
+	sm_buf_deinit(&val);
+	return rc;
+}
+
+int cmd_read_exec(const cmd_spec *spec, size_t argc, const struct resp_arg *argv, sm *m,
+		  cmd_cursors *cur, int proto, struct resp_out *out)
+{
+	RP_CHECK(spec != NULL && (spec->flags & CMD_F_READ));
+	RP_CHECK(argc >= 1 && argv != NULL && m != NULL && out != NULL);
+	if (out->err != 0)
+		return out->err;
+	size_t start = out->len;
+	int rc;
+	switch (spec->id) {
+	case CMD_ID_SCAN:
+		rc = do_scan(argc, argv, m, cur, out);
+		break;
+	case CMD_ID_KEYS:
+		rc = do_keys(&argv[1], m, out);
+		break;
+	case CMD_ID_DBSIZE:
+		rc = do_dbsize(m, out);
+		break;
+	default:
+		rc = do_keyed(spec, argc, argv, m, proto, out);
+		break;
+	}
+	if (rc == 0 || out->err != 0)
+		return out->err != 0 ? out->err : 0;
+	/* The store (or an allocation of ours) failed: take back the partial
+	 * reply and say so. */
+	out->len = start;
+	int r = resp_add_errorf(out, "ERR internal error: %s%s%s", rp_strerror(rc),
+				sm_error_detail(m)[0] ? ": " : "", sm_error_detail(m));
+	return r < 0 ? r : rc;
+}

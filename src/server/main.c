@@ -1,0 +1,33 @@
+/*
+ * main.c — rasputind: parse the flags and the config file (config.c),
+ * open the log file, run the node (server.c).  Exit codes: 0 after a clean
+ * stop, 1 when the node cannot start or fails, 2 for a bad flag or
+ * config value (one line on stderr says which).
+ */
+#include <stdio.h>
+
+#include "server/config.h"
+#include "server/srv_main.h"
+#include "util/log.h"
+
+int main(int argc, char **argv)
+{
+	static srv_config cfg;
+	char err[1024] = "";
+	int rc = srv_config_parse(argc, argv, &cfg, stdout, err, sizeof(err));
+	if (rc == 1)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, "rasputind: %s\n", err);
+		return 2;
+	}
+	rp_log_level level = RP_LOG_INFO;
+	(void)rp_log_parse_level(cfg.log_level, &level);
+	if (rp_log_open(cfg.logfile, level, err, sizeof(err)) != 0) {
+		fprintf(stderr, "rasputind: --logfile: %s\n", err);
+		return 2;
+	}
+	rc = srv_main_run(&cfg);
+	rp_log_close();
+	return rc;
+}

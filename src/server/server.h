@@ -1,0 +1,287 @@
+/*
+ * server.h — rasputind's process-wide state and the pieces of the server
+ * that share it (docs/server.md):
+ *
+ *   node.c     the consensus glue: one Harpoon group, the WAL (group commit
+ *              on its writer thread), the RocksDB state machine; drives the
+ *              core's ready batches exactly as harpoon.h says, applies
+ *              committed entries and keeps the node address book
+ *   exec.c     what happens to one request: answered locally, proposed to
+ *              the log (leader), read under a read index (leader), or
+ *              forwarded to the leader over the peer port; timeouts and the
+ *              UNCERTAIN rule; joins and admin commands
+ *   client.c   client connections: RESP parsing, per-connection state
+ *              (protocol, auth, stale reads), replies in request order
+ *   ident.c    the storage directory: lock, node identity file
+ *   server.c   start-up, timers, signals, shutdown
+ *
+ * Threads: everything runs on the libuv loop thread except the WAL's
+ * writer, which only hands durable sequence numbers over (wal_durable_cb ->
+ * uv_async_send).  No fsync runs on the loop thread in the write path;
+ * snapshot creation and installation (rare) do.
+ */
+#ifndef RASPUTIN_SERVER_SERVER_H
+#define RASPUTIN_SERVER_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "harpoon/harpoon.h"
+#include "net/peer_transport.h"
+#include "net/peer_wire.h"
+#include "net/resp.h"
+#include "server/cmd.h"
+#include "server/config.h"
+#include "storage/fs.h"
+#include "storage/sm.h"
+#include "storage/wal.h"
+#include "util/hist.h"
+
+enum {
+	SRV_GROUP = 1,               /* the one consensus group until sharding */
+	SRV_CONN_MAX_INFLIGHT = 1024, /* pipelined requests per connection before reads pause */
+	SRV_MAX_NODES = HP_MAX_MEMBERS,
+	SRV_JOIN_RETRY_MS = 300,
+	SRV_FORWARD_RETRY_MS = 50,
+};
+
+typedef struct srv srv;
+typedef struct srv_conn srv_conn;
+typedef struct srv_req srv_req;
+
+/* Where a request came from, and so where its reply goes. */
+typedef enum {
+	SRV_ORIGIN_CLIENT = 1,  /* a client connection of this node */
+	SRV_ORIGIN_FORWARD = 2, /* a FWD_REQ from another node (we are its leader) */
+} srv_origin;
+
+typedef enum {
+	SRV_REQ_NEW = 0,
+	SRV_REQ_PROPOSED,   /* in the log at (index, term); waiting for apply */
+	SRV_REQ_READING,    /* waiting for a read index and the barrier */
+	SRV_REQ_FORWARDED,  /* sent to the leader; waiting for FWD_RESP */
+	SRV_REQ_WAIT_LEADER, /* no leader known; retried on the next timer */
+	SRV_REQ_DONE,       /* reply complete */
+} srv_req_state;
+
+/*
+ * One request.  Owns a copy of its arguments (the parser's argv is only
+ * borrowed until the next parse).  A client request sits in its
+ * connection's queue until its reply goes out in order; a forwarded one is
+ * freed when its FWD_RESP is sent.  At most one of the pending lists holds
+ * it at a time (link).
+ */
+struct srv_req {
+	srv_origin origin;
+	srv_req_state state;
+	srv_conn *conn;         /* CLIENT origin; NULL once the connection is gone */
+	peer_conn *peer;        /* FORWARD origin: the connection the FWD_REQ came on;
+	                           NULL once it closed */
+	uint64_t fwd_req_id;    /* FORWARD origin: the sender's id */
+	uint64_t id;            /* this node's id for the request (forwarding) */
+	int proto;              /* 2 or 3 */
+	uint64_t client, seq;   /* session (RASPUTIN SEQ); 0 = none */
+	bool stale_ok;          /* the connection opted in to stale reads */
+	const cmd_spec *spec;
+	size_t argc;
+	struct resp_arg *argv;  /* argv[i].ptr point into args_buf */
+	char *args_buf;
+	uint64_t start_us;      /* monotonic, for latency */
+	uint64_t deadline_us;
+	/* PROPOSED */
+	uint64_t index, term;
+	cmd_plan plan;
+	int kind;               /* SRV_KIND_* */
+	/* READING */
+	uint64_t read_batch;
+	uint64_t barrier;       /* serve once applied >= max(read index, barrier) */
+	/* FORWARDED */
+	hp_id forwarded_to;
+	bool may_have_applied;  /* a write left this node: a failure is UNCERTAIN */
+	uint8_t fwd_status;     /* FORWARD origin: PEER_FWD_* sent with the reply */
+	struct resp_out reply;
+	srv_req *next;          /* connection queue */
+	srv_req *plink_next, *plink_prev; /* the pending list it is on */
+	int plist;              /* which pending list, SRV_PL_* */
+};
+
+enum { SRV_KIND_CMD = 0, SRV_KIND_CONF = 1, SRV_KIND_META = 2 };
+enum { SRV_PL_NONE = 0, SRV_PL_WRITES, SRV_PL_READS, SRV_PL_FORWARDS, SRV_PL_WAITING, SRV_PL_COUNT };
+
+typedef struct {
+	srv_req *head, *tail;
+	size_t count;
+} srv_plist;
+
+/* A client connection. */
+struct srv_conn {
+	srv *s;
+	uv_tcp_t tcp;
+	uint64_t id;
+	struct resp_req parser;
+	int proto;
+	bool authed;
+	bool stale_ok;          /* READONLY */
+	bool closing;
+	bool reading_paused;
+	bool close_after_flush;
+	srv_req *qhead, *qtail; /* requests in arrival order */
+	size_t inflight;
+	struct resp_out out;    /* replies not yet handed to a write */
+	struct resp_out wbuf;   /* the write in flight */
+	bool writing;
+	uv_write_t wreq;
+	char name[64];
+	srv_conn *next, *prev;
+};
+
+/* One node of the address book: from the replicated meta keys, or learned
+ * from a peer's HELLO (joining nodes). */
+typedef struct {
+	hp_id id;
+	char peer_addr[PEER_ADDR_MAX + 1];
+	char client_addr[PEER_ADDR_MAX + 1];
+	bool replicated; /* from the state machine (else only from a HELLO) */
+} srv_node_addr;
+
+/* A ready batch waiting for the WAL: advanced and its after-persist
+ * messages sent once wal_seq is durable. */
+typedef struct {
+	uint64_t rd_seq;
+	uint64_t wal_seq;  /* 0: nothing of its own to persist */
+	peer_buf frames;   /* msgs_after_persist, encoded */
+	hp_id *to;         /* per frame */
+	size_t *ends;      /* frame i is frames.data[ends[i-1] .. ends[i]) */
+	size_t frame_count;
+} srv_persist;
+
+typedef struct {
+	uint64_t id;
+	bool has_index;
+	uint64_t index;
+	size_t waiting; /* requests still attached */
+} srv_read_batch;
+
+struct srv {
+	srv_config cfg;
+	uv_loop_t *loop;
+	char peer_addr[PEER_ADDR_MAX + 1];
+	char client_addr[PEER_ADDR_MAX + 1];
+	uint64_t node_id;
+	uint64_t cluster_id;
+	bool joined;  /* a member (or bootstrapping): no join needed */
+	int lock_fd;
+	uint64_t started_us;
+	/* clock */
+	uint64_t clock_base_hr_us;
+	/* consensus */
+	hp_config hcfg;
+	hp_node *core;
+	hp_status st; /* refreshed after every drain */
+	hp_role last_role;
+	hp_id last_leader;
+	uint64_t leader_changes;
+	fs *vfs;
+	wal *wal;
+	sm *sm;
+	sm_config smcfg;
+	cmd_limits lim;
+	cmd_cursors *cursors;
+	uv_async_t wal_async;
+	_Atomic uint64_t wal_durable;
+	_Atomic int wal_rc;
+	srv_persist *persist; /* ring of pending batches */
+	size_t persist_head, persist_count, persist_cap;
+	uint64_t last_snapshot_index;
+	bool draining;
+	bool drain_again;
+	/* requests */
+	srv_plist plists[SRV_PL_COUNT];
+	uint64_t next_req_id;
+	uint64_t next_read_batch;
+	srv_read_batch *rbatches; /* open read batches */
+	size_t rbatch_count, rbatch_cap;
+	uint64_t open_read_batch; /* batch collecting reads in this loop turn, 0 = none */
+	uint64_t last_proposed;
+	sm_result result;
+	peer_buf fbuf;       /* scratch frame buffer */
+	peer_scratch scratch;
+	/* address book */
+	srv_node_addr nodes[SRV_MAX_NODES * 2];
+	size_t node_count;
+	/* peers */
+	peer_transport *pt;
+	/* clients */
+	uv_tcp_t listener;
+	srv_conn *conns;
+	uint64_t conn_count, next_conn_id;
+	/* timers and signals */
+	uv_timer_t tick_timer;
+	uv_timer_t slow_timer;   /* 50 ms: timeouts, joins, promotion */
+	uv_prepare_t prepare;    /* end of loop turn: flush read batches */
+	uv_signal_t sig_term, sig_int, sig_hup;
+	int stopping; /* 0 running, 1 handing leadership over, 2 closing */
+	uint64_t stop_deadline_us;
+	uint64_t join_next_us;
+	uint32_t join_seed_index;
+	int exit_code;
+	/* stats */
+	uint64_t total_connections, rejected_connections, total_commands;
+	uint64_t writes, reads, forwarded, uncertain, errors;
+	rp_hist write_hist, read_hist;
+};
+
+/* server.c */
+uint64_t srv_now_us(const srv *s);      /* the node's (possibly skewed) monotonic clock */
+uint64_t srv_mono_us(void);             /* the real monotonic clock, for latencies */
+void srv_fatal(srv *s, const char *what, int rc);
+void srv_request_stop(srv *s);
+
+/* node.c */
+int srv_node_open(srv *s, char *why, size_t why_cap);
+void srv_node_close(srv *s);
+void srv_node_drain(srv *s);             /* process every ready batch */
+void srv_node_tick(srv *s);
+void srv_node_step(srv *s, const hp_msg *m);
+void srv_node_wal_durable(srv *s);
+bool srv_is_leader(const srv *s);
+const srv_node_addr *srv_addr_find(const srv *s, hp_id id);
+void srv_addr_learn(srv *s, hp_id id, const char *peer_addr, const char *client_addr,
+                    bool replicated);
+void srv_send_msg(srv *s, const hp_msg *m);
+
+/* exec.c */
+void srv_exec(srv *s, srv_req *r);                 /* dispatch a new request */
+void srv_exec_applied(srv *s, const hp_entry *e, const sm_result *res);
+void srv_exec_read_state(srv *s, uint64_t ctx, uint64_t index);
+void srv_exec_after_apply(srv *s);               /* serve reads now allowed */
+void srv_exec_role_changed(srv *s, hp_role old_role, hp_role new_role);
+void srv_exec_flush_reads(srv *s);               /* end of loop turn */
+void srv_exec_timers(srv *s);                    /* every slow tick */
+void srv_exec_peer_frame(srv *s, peer_conn *c, uint64_t from, uint8_t type,
+                         const uint8_t *payload, size_t len);
+void srv_exec_peer_closed(srv *s, peer_conn *c);
+void srv_exec_fail_all(srv *s, const char *why);
+srv_req *srv_req_create(srv *s, srv_origin origin, size_t argc, const struct resp_arg *argv);
+void srv_req_free(srv_req *r);
+void srv_req_finish(srv *s, srv_req *r);         /* reply complete: deliver */
+void srv_req_error(srv *s, srv_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void srv_plist_remove(srv *s, srv_req *r);
+void srv_status_reply(srv *s, srv_req *r);
+void srv_fill_info(srv *s, cmd_info *info);
+
+/* client.c */
+int srv_clients_start(srv *s, char *why, size_t why_cap);
+void srv_clients_stop(srv *s);
+void srv_conn_req_done(srv_conn *c);             /* a request at some position finished */
+
+/* ident.c */
+int srv_ident_load(srv *s, char *why, size_t why_cap);
+int srv_ident_save(srv *s, char *why, size_t why_cap);
+int srv_ident_move_aside(srv *s, char *why, size_t why_cap);
+
+#endif
