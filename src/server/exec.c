@@ -758,27 +758,35 @@ void srv_exec_role_changed(srv *s, hp_role old_role, hp_role new_role)
 
 static void retry_waiting(srv *s)
 {
-	srv_req *r = s->plists[SRV_PL_WAITING].head;
+	/* Detach the list first: a retry may put a request straight back on
+	 * it (the leader is still unreachable). */
+	srv_plist *l = &s->plists[SRV_PL_WAITING];
+	srv_req *r = l->head;
+	l->head = l->tail = NULL;
+	l->count = 0;
 	uint64_t now = srv_mono_us();
+	/* Without a leader for this long (a few elections), say so rather than
+	 * keep the client waiting for the whole request timeout. */
+	uint64_t patience = 3 * (uint64_t)s->cfg.lease_ms * 1000;
 	while (r) {
 		srv_req *next = r->plink_next;
-		srv_plist_remove(s, r);
-		if (now >= r->deadline_us) {
+		r->plist = SRV_PL_NONE;
+		r->plink_next = r->plink_prev = NULL;
+		if (r->wait_since_us == 0)
+			r->wait_since_us = now;
+		if (now >= r->deadline_us || now - r->wait_since_us >= patience) {
 			req_fail(s, r, "no leader is known; retry later");
-		} else {
-			r->state = SRV_REQ_NEW;
-			r->state = SRV_REQ_WAIT_LEADER; /* validated already */
+		} else if (srv_is_leader(s)) {
+			r->wait_since_us = 0;
 			uint32_t f = r->spec->flags;
-			if (srv_is_leader(s)) {
-				if (f & CMD_F_WRITE)
-					propose_cmd(s, r);
-				else if (f & CMD_F_READ)
-					read_enqueue(s, r);
-				else
-					exec_admin(s, r);
-			} else {
-				forward(s, r);
-			}
+			if (f & CMD_F_WRITE)
+				propose_cmd(s, r);
+			else if (f & CMD_F_READ)
+				read_enqueue(s, r);
+			else
+				exec_admin(s, r);
+		} else {
+			forward(s, r);
 		}
 		r = next;
 	}

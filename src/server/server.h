@@ -100,6 +100,7 @@ struct srv_req {
 	uint64_t barrier;       /* serve once applied >= max(read index, barrier) */
 	/* FORWARDED */
 	hp_id forwarded_to;
+	uint64_t wait_since_us;  /* when it began waiting for a leader (0: not waiting) */
 	bool may_have_applied;  /* a write left this node: a failure is UNCERTAIN */
 	uint8_t fwd_status;     /* FORWARD origin: PEER_FWD_* sent with the reply */
 	struct resp_out reply;

@@ -44,5 +44,23 @@ while [ $((SECONDS - start)) -lt 20 ]; do
 	sleep 0.3
 done
 expect "the killed node restarts and catches up" yes "$caught"
-for i in 1 2 3; do rp_stop "$i" || fail "stop node $i" "exit code"; done
+
+# Quorum loss: with two of three nodes gone, requests waiting on the
+# survivor are answered (NOLEADER, or UNCERTAIN for a write that may have
+# left) within a few lease periods, and the node stays responsive.
+S=$(rp_wait_leader 3)
+for i in 1 2 3; do [ "$i" != "$S" ] && rp_kill9 "$i"; done
+qp=()
+for k in 1 2 3 4; do
+	(timeout 20 redis-cli -p "$(rp_cli_port "$S")" SET "lost$k" v >"$RP_DIR/q$k.out" 2>&1) &
+	qp+=($!)
+done
+start=$SECONDS
+wait "${qp[@]}"
+took=$((SECONDS - start))
+answers=$(cat "$RP_DIR"/q*.out | grep -cE '^(NOLEADER|UNCERTAIN)')
+expect "4 writes during quorum loss answered NOLEADER or UNCERTAIN" 4 "$answers"
+[ "$took" -le 10 ] && ok "... within ${took} s" || fail "quorum-loss answers" "took ${took} s"
+expect "the survivor still answers PING" PONG "$(rp_cmd "$S" PING)"
+rp_stop "$S" || fail "stop node $S" "exit code"
 rp_summary
