@@ -31,7 +31,7 @@ UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 
 MUTANTS := grant_shorter_log commit_old_term ack_before_persist no_drift_margin skip_noop
 
-.PHONY: all deps test unit run demo sim sim-long model tidy format clean mutants bench-storage fuzz
+.PHONY: all deps test unit run demo faults sim sim-long model tidy format clean mutants bench-storage fuzz
 .SECONDARY:
 
 all: build/release/rasputin-sim build/release/rasputind build/release/rasputin-cli \
@@ -51,6 +51,10 @@ build/release/rasputin-cli: $(patsubst %.c,build/release/%.o,$(CLI_SRC) src/cli/
 build/release/rasputin-lincheck: build/release/tests/cluster/lincheck_main.o \
                                  $(patsubst %.c,build/release/%.o,$(UTIL_SRC) src/sim/lincheck.c)
 	$(CC) $(RELEASE_FLAGS) $^ -o $@ -lisal -lpthread -lm
+# nfq_delay: the fault harness's delay (NFQUEUE holds peer packets, tests/faults).
+build/release/nfq_delay: tests/faults/nfq_delay.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(RELEASE_FLAGS) $< -o $@ -lnetfilter_queue
 build/release/examples/%: examples/%.c build/release/librasputin.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -Iinclude $(RELEASE_FLAGS) $^ -o $@ -lisal -lpthread
@@ -116,7 +120,7 @@ bench-storage: build/release/bench_storage
 # make run: a local 3-node cluster (client ports 7001-7003, peer ports 7101-7103,
 # data in ./data or DATA=dir); Ctrl-C stops it.
 CLUSTER_BINS := build/release/rasputind build/release/rasputin-cli build/release/examples/basic \
-                build/release/rasputin-lincheck
+                build/release/rasputin-lincheck build/release/nfq_delay
 run: build/release/rasputind build/release/rasputin-cli
 	@./scripts/run-cluster.sh $(DATA)
 
@@ -128,6 +132,15 @@ demo: build/release/rasputin-sim
 test: $(UNIT_BINS) build/release/rasputin-sim build/debug/rasputin-sim mutants build/release/crash_writer \
       $(CLUSTER_BINS)
 	@./tests/run.sh
+
+# make faults: the black-box fault campaign on real processes in network
+# namespaces (5 nodes, 5 minutes, every nemesis) and the leader-stability
+# table; FAULT_SECONDS and STABILITY_SECONDS change the lengths.
+FAULT_SECONDS ?= 300
+STABILITY_SECONDS ?= 60
+faults: $(CLUSTER_BINS)
+	/usr/bin/python3 tests/faults/campaign.py run --seconds $(FAULT_SECONDS) --nodes 5
+	/usr/bin/python3 tests/faults/campaign.py stability --seconds $(STABILITY_SECONDS)
 
 sim: build/release/rasputin-sim
 	./build/release/rasputin-sim swarm --seeds $(SEEDS) --first $(FIRST) $(SIMARGS)

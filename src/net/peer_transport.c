@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,7 @@ struct peer_transport {
 	size_t max_queue_bytes;
 	size_t max_incoming;
 	uint64_t handshake_timeout_ms;
+	uint64_t user_timeout_ms;
 	void (*on_frame_cb)(void *, peer_conn *, uint64_t, uint8_t, const uint8_t *,
 			    size_t);
 	void (*on_hello_cb)(void *, peer_conn *, const peer_hello *);
@@ -529,6 +531,11 @@ static void conn_start(peer_conn *c)
 	peer_transport *t = c->t;
 	(void)uv_tcp_nodelay(&c->tcp, 1);
 	(void)uv_tcp_keepalive(&c->tcp, 1, KEEPALIVE_S);
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+		unsigned int ms = (unsigned int)t->user_timeout_ms;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	}
 	c->state = CONN_HELLO_WAIT;
 	c->deadline_ms = uv_now(t->loop) + t->handshake_timeout_ms;
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
@@ -1090,6 +1097,8 @@ int peer_transport_create(uv_loop_t *loop, const peer_transport_config *cfg,
 	t->handshake_timeout_ms = cfg->handshake_timeout_ms
 				      ? cfg->handshake_timeout_ms
 				      : PEER_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+	t->user_timeout_ms = cfg->user_timeout_ms ? cfg->user_timeout_ms
+						  : PEER_USER_TIMEOUT_MS_DEFAULT;
 	t->on_frame_cb = cfg->on_frame_cb;
 	t->on_hello_cb = cfg->on_hello_cb;
 	t->on_close_cb = cfg->on_close_cb;

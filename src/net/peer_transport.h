@@ -72,6 +72,8 @@ typedef struct peer_transport peer_transport;
 /* One TCP connection, either direction; frames flow both ways. */
 typedef struct peer_conn peer_conn;
 
+enum { PEER_USER_TIMEOUT_MS_DEFAULT = 2000 };
+
 typedef struct {
 	/* sent in our HELLO; cluster_id may change later via
 	 * peer_transport_set_cluster.  node_id non-zero. */
@@ -96,6 +98,12 @@ typedef struct {
 	/* 0 = the defaults above */
 	size_t max_incoming;
 	uint64_t handshake_timeout_ms;
+	/* TCP_USER_TIMEOUT of every connection: one whose sent data stays
+	 * unacknowledged this long is closed (and an outgoing one redialled),
+	 * so a link that was cut and healed recovers in about this time rather
+	 * than after TCP's backed-off retransmissions (tens of seconds).
+	 * 0 = PEER_USER_TIMEOUT_MS_DEFAULT. */
+	uint64_t user_timeout_ms;
 	/* A complete, CRC-checked frame arrived on c (never a HELLO: those
 	 * go to on_hello_cb).  from = the node id c's HELLO named (never 0).
 	 * payload (len bytes) is borrowed for the call.  Required. */

@@ -756,6 +756,29 @@ void srv_exec_role_changed(srv *s, hp_role old_role, hp_role new_role)
 	}
 }
 
+/* Requests forwarded to a node that is no longer the leader may never be
+ * answered (it may be dead): redo those that are safe to redo (reads, and
+ * writes in a session, which the state machine deduplicates); a plain
+ * write that may have been applied is UNCERTAIN at once rather than after
+ * the whole request timeout. */
+void srv_exec_leader_changed(srv *s)
+{
+	srv_req *r = s->plists[SRV_PL_FORWARDS].head;
+	while (r) {
+		srv_req *next = r->plink_next;
+		if (r->forwarded_to != s->st.leader) {
+			srv_plist_remove(s, r);
+			if (req_is_write(r) && r->client == 0) {
+				req_fail_uncertain(s, r, "the leader changed while the write was in flight");
+			} else {
+				r->state = SRV_REQ_WAIT_LEADER;
+				plist_add(s, r, SRV_PL_WAITING);
+			}
+		}
+		r = next;
+	}
+}
+
 static void retry_waiting(srv *s)
 {
 	/* Detach the list first: a retry may put a request straight back on

@@ -24,11 +24,14 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "server/server.h"
 #include "util/log.h"
+
+enum { SRV_MIN_FREE_BYTES = 8 << 20 };
 
 static uint64_t random_u64(void)
 {
@@ -106,6 +109,20 @@ int srv_ident_load(srv *s, char *why, size_t why_cap)
 	if (mkdir_p(s->cfg.storage_dir) != 0) {
 		snprintf(why, why_cap, "--storage-dir %s: %s", s->cfg.storage_dir, strerror(errno));
 		return RP_ERR_IO;
+	}
+	/* RocksDB cannot even open on a full disk (its own info log aborts the
+	 * process): refuse to start with a clear message instead. */
+	struct statvfs vs;
+	if (statvfs(s->cfg.storage_dir, &vs) == 0) {
+		uint64_t free_bytes = (uint64_t)vs.f_bavail * (uint64_t)vs.f_frsize;
+		if (free_bytes < SRV_MIN_FREE_BYTES) {
+			snprintf(why, why_cap,
+			         "%s has only %llu KiB free; rasputind needs at least %llu MiB to "
+			         "start (free some space)",
+			         s->cfg.storage_dir, (unsigned long long)(free_bytes / 1024),
+			         (unsigned long long)(SRV_MIN_FREE_BYTES >> 20));
+			return RP_ERR_NOSPC;
+		}
 	}
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/LOCK", s->cfg.storage_dir);

@@ -359,6 +359,8 @@ static void refresh_status(srv *s)
 		RP_INFO("this node is now a member (%s)",
 		        hp_conf_is_voter(&s->st.conf, s->node_id) ? "voter" : "learner");
 	}
+	if (s->st.leader != old_leader)
+		srv_exec_leader_changed(s);
 	if (s->st.leader != old_leader && s->st.leader != 0) {
 		s->leader_changes++;
 		const srv_node_addr *a = srv_addr_find(s, s->st.leader);

@@ -232,6 +232,8 @@ static int start(srv *s, char *why, size_t why_cap)
 	pc.advertise_client = s->client_addr;
 	pc.max_frame_bytes = PEER_MAX_FRAME_BYTES_DEFAULT;
 	pc.max_queue_bytes = 256u << 20;
+	/* A healed link must come back within a few leases. */
+	pc.user_timeout_ms = 2 * (uint64_t)s->cfg.lease_ms < 1000 ? 1000 : 2 * (uint64_t)s->cfg.lease_ms;
 	pc.on_frame_cb = peer_frame_cb;
 	pc.on_hello_cb = peer_hello_cb;
 	pc.on_close_cb = peer_close_cb;

@@ -260,6 +260,7 @@ void srv_exec_applied(srv *s, const hp_entry *e, const sm_result *res);
 void srv_exec_read_state(srv *s, uint64_t ctx, uint64_t index);
 void srv_exec_after_apply(srv *s);               /* serve reads now allowed */
 void srv_exec_role_changed(srv *s, hp_role old_role, hp_role new_role);
+void srv_exec_leader_changed(srv *s);            /* redo what went to the old leader */
 void srv_exec_flush_reads(srv *s);               /* end of loop turn */
 void srv_exec_timers(srv *s);                    /* every slow tick */
 void srv_exec_peer_frame(srv *s, peer_conn *c, uint64_t from, uint8_t type,

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# tests/faults/run_ci.sh — the fault harness's part of `make test` (about 5
+# minutes): the checker's teeth (known bad histories), the namespace
+# harness's self-test, a 90-second campaign over every nemesis on a 3-node
+# cluster that must PASS, a run against nodes started with
+# --debug-unsafe-follower-reads that must FAIL, and a short leader-stability
+# pass (leader changes asserted; throughput reported, not asserted).
+# `make faults` is the long version.  Prints one "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+passed=0
+failed=0
+names=()
+
+step() { # NAME CMD...: runs a suite, folds its last tally line into ours
+	local name=$1 out line p f
+	shift
+	echo "-- $name"
+	out=$("$@" 2>&1)
+	local rc=$?
+	echo "$out" | tail -n 40
+	line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+	if [ -z "$line" ]; then
+		failed=$((failed + 1))
+		names+=("$name (no result line, exit $rc)")
+		return
+	fi
+	p=$(echo "$line" | grep -oE '^[0-9]+')
+	f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$f" -ne 0 ] || [ "$rc" -ne 0 ]; then
+		names+=("$name")
+		[ "$f" -eq 0 ] && failed=$((failed + 1))
+	fi
+}
+
+step "checker teeth (known non-linearizable histories)" $PY tests/faults/test_check.py
+step "namespace harness self-test" $PY tests/faults/test_netns.py
+step "campaign: 90 s, 3 nodes, every nemesis" \
+	$PY tests/faults/campaign.py run --seconds "${FAULT_CI_SECONDS:-90}" --nodes 3 --tag c
+step "teeth: unsafe follower reads must FAIL" \
+	$PY tests/faults/campaign.py run --seconds 20 --nodes 3 --tag t --unsafe-reads
+step "leader stability (short)" \
+	$PY tests/faults/campaign.py stability --seconds "${STABILITY_CI_SECONDS:-10}" --tag s \
+	--no-throughput-target
+[ ${#names[@]} -gt 0 ] && echo "failed: ${names[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
