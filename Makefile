@@ -9,7 +9,7 @@ SIMARGS ?=
 WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wconversion \
            -Wstrict-prototypes -Wmissing-prototypes -Werror
 INCS    := -Isrc -Iinclude
-RELEASE_FLAGS := -O2 -g
+RELEASE_FLAGS := -O2 -g -mtune=native
 DEBUG_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
                  -fno-sanitize-recover=all
 

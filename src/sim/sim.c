@@ -103,7 +103,7 @@
  *   applied equals what the ready batches handed out, stable <= last, terms
  *   and commit indexes never go backwards, a valid lease only on a leader,
  *   ready batches numbered 1, 2, 3, ..., entries contiguous with the
- *   durable log, snapshot chunks in order (sim_check_status, sim_node.c).
+ *   durable log, snapshot chunks in order (sim_check_refresh, sim_check.c).
  * LIVENESS: within 10 s plus three leases of the end of the faults, one
  * node holds a valid lease and every live voter of its configuration
  * follows it, and every client has completed an OK write and an OK read.
@@ -205,6 +205,7 @@ sim_world *sim_world_create(const sim_params *p, uint64_t seed, FILE *out, int t
 	w->out = out;
 	w->trace = trace;
 	sim_heap_init(&w->heap, SIM_EVENTS_MAX);
+	sim_pool_init(&w->pool);
 	rp_prng_init(&w->rng_net, seed ^ 0x6e6574ULL);
 	rp_prng_init(&w->rng_disk, seed ^ 0x6469736bULL);
 	rp_prng_init(&w->rng_fault, seed ^ 0x6661756cULL);
@@ -233,10 +234,11 @@ void sim_world_destroy(sim_world *w)
 	sim_event ev;
 	while (sim_heap_pop(&w->heap, &ev))
 		if (ev.kind == SIM_EV_DELIVER)
-			sim_net_free(ev.ptr);
+			sim_net_free(w, ev.ptr);
 	sim_heap_deinit(&w->heap);
 	for (uint32_t i = 0; i < w->node_count; i++)
-		sim_node_destroy(w->nodes[i]);
+		sim_node_destroy(w, w->nodes[i]);
+	sim_pool_deinit(&w->pool);
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++)
 		sim_check_deinit(&w->check[g]);
 	sim_client_deinit(w);
@@ -249,11 +251,10 @@ void sim_schedule(sim_world *w, uint64_t at_us, sim_event_kind kind, uint32_t sl
                   uint64_t arg, void *ptr)
 {
 	RP_CHECK(at_us >= w->now_us);
-	sim_event ev = {.time_us = at_us, .kind = (uint32_t)kind, .slot = slot, .arg = arg, .ptr = ptr};
-	if (!sim_heap_push(&w->heap, ev)) {
+	if (!sim_heap_push(&w->heap, at_us, (uint32_t)kind, slot, arg, ptr)) {
 		sim_fail(w, "event queue full (%zu events)", w->heap.count);
 		if (kind == SIM_EV_DELIVER)
-			sim_net_free(ptr);
+			sim_net_free(w, ptr);
 	}
 }
 
@@ -336,10 +337,41 @@ void sim_link_heal_all(sim_world *w)
 	sim_link_recompute(w);
 }
 
+/* Whether sim_node_observe has anything to do for n (the same test it
+ * makes; here so that a node without a live touched replica costs no
+ * call). */
+static bool world_needs_observe(const sim_node *n)
+{
+	if (!n->up)
+		return false;
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++)
+		if (n->rep[g].touched || !n->rep[g].st_valid)
+			return true;
+	return false;
+}
+
+/*
+ * Observes the nodes in slot order, as a walk over every node would, but
+ * visits only the slots in observe_mask: a replica is touched (and its
+ * bit set) by every call into its core, and a live one without a valid
+ * status was just booted, which drains it (touched too).  The mask is
+ * read as the walk goes, so a node touched during it is observed in the
+ * same walk if its slot is still ahead, and after the next event if not,
+ * exactly as before.
+ */
 static void world_observe(sim_world *w)
 {
-	for (uint32_t i = 0; i < w->node_count && !w->failed; i++)
-		sim_node_observe(w, w->nodes[i]);
+	for (uint32_t i = 0; !w->failed && i < 32; i++) {
+		uint32_t ahead = w->observe_mask >> i;
+		if (ahead == 0)
+			break;
+		i += (uint32_t)__builtin_ctz(ahead); /* the next slot in the mask */
+		uint32_t bit = (uint32_t)1 << i;
+		w->observe_mask &= ~bit;
+		RP_CHECK(i < w->node_count);
+		if (world_needs_observe(w->nodes[i]))
+			sim_node_observe(w, w->nodes[i]);
+	}
 	if (!w->failed)
 		sim_check_leases(w);
 	if (!w->failed && w->check[0].elections != w->elections_seen) {
@@ -440,11 +472,9 @@ static void world_dispatch(sim_world *w, const sim_event *ev)
 /* One event at or before until_us; false when there is none. */
 static bool world_step(sim_world *w, uint64_t until_us)
 {
-	const sim_event *next = sim_heap_peek(&w->heap);
-	if (next == NULL || next->time_us > until_us)
-		return false;
 	sim_event ev;
-	RP_CHECK(sim_heap_pop(&w->heap, &ev));
+	if (!sim_heap_pop_due(&w->heap, until_us, &ev))
+		return false;
 	RP_CHECK(ev.time_us >= w->now_us);
 	w->now_us = ev.time_us;
 	w->stats.events++;

@@ -13,8 +13,9 @@
  * (workload, history), sim_fault.c (the swarm's random faults),
  * sim_member.c (membership operator and repair of corrupt nodes),
  * sim_params.c, sim_kv.c, sim_disk.c (a node's fs_sim disk with the real
- * WAL and snapshot files), sim_clock.c, sim_heap.c; scenarios in sim_scenario.c, the demo in
- * sim_demo.c, the command line in sim_main.c.
+ * WAL and snapshot files), sim_clock.c, sim_heap.c (the event queue),
+ * sim_pool.c (recycled blocks for message and batch copies); scenarios in
+ * sim_scenario.c, the demo in sim_demo.c, the command line in sim_main.c.
  */
 #ifndef RASPUTIN_SIM_H
 #define RASPUTIN_SIM_H
@@ -32,6 +33,7 @@
 #include "sim/sim_heap.h"
 #include "sim/sim_kv.h"
 #include "sim/sim_params.h"
+#include "sim/sim_pool.h"
 #include "util/prng.h"
 
 enum {
@@ -81,7 +83,8 @@ typedef struct sim_msg {
 	uint32_t to_slot;
 	uint32_t to_incarnation; /* dropped if the target restarted since */
 	uint32_t group_slot;
-	size_t size_bytes;       /* of the allocation */
+	size_t size_bytes;       /* of the allocation (a world.pool block) */
+	struct sim_msg *next;    /* the next one of a ready batch's after-persist list */
 } sim_msg;
 
 /* --- nodes (sim_node.c) -------------------------------------------------- */
@@ -94,13 +97,15 @@ typedef struct {
 	bool hard_state_changed;
 	hp_hard_state hard_state;
 	uint64_t truncate_from;
-	hp_entry *entries; /* owned copies */
+	hp_entry *entries; /* owned copies, one world.pool block */
 	size_t entry_count;
+	size_t entries_block_bytes;
 	bool has_chunk;
 	hp_snap_chunk chunk; /* data owned */
 	uint8_t *snap_blob;  /* chunk.last: the whole snapshot received (owned) */
 	size_t snap_size_bytes;
-	sim_msg **after;     /* msgs_after_persist, sent at completion */
+	sim_msg *after;      /* msgs_after_persist, sent at completion: a list
+	                        in order, through sim_msg.next */
 	size_t after_count;
 } sim_ready;
 
@@ -137,7 +142,7 @@ typedef struct sim_replica {
 	hp_node *core;       /* NULL while the node is down */
 	sim_kv kv;
 	sim_disk_stage stage; /* snapshot chunks taken (installed at take time) */
-	sim_ready *readies;  /* ring */
+	sim_ready *readies;  /* ring; ready_capacity is a power of two */
 	size_t ready_head;
 	size_t ready_count;
 	size_t ready_capacity;
@@ -153,6 +158,18 @@ typedef struct sim_replica {
 	hp_status st;
 	bool st_valid;
 	bool touched; /* called into during the current event */
+	/* For the lease check after every event (sim_check.c): the local
+	 * bounds lease_until and promise_until last seen in st, as real-time
+	 * deadlines on the node's clock.  While now < lease_end_us the clock
+	 * reads below lease_until; likewise promise_end_us.  Recomputed when
+	 * the bound or the clock's rate (ends_clock_generation) changes. */
+	uint64_t lease_until_seen, lease_end_us;
+	uint64_t promise_until_seen, promise_end_us;
+	uint64_t ends_clock_generation;
+	bool ends_valid;
+	/* kv.conf's voters when the lease memo last saw them */
+	uint32_t kv_voter_count_seen;
+	hp_id kv_voters_seen[HP_MAX_VOTERS];
 	uint64_t commit_traced;
 } sim_replica;
 
@@ -175,6 +192,21 @@ struct sim_node {
 
 /* --- invariants (sim_check.c) -------------------------------------------- */
 
+/* What the checks compare a replica's fresh status against, kept from
+ * its previous one (sim_check_refresh; the whole hp_status is larger). */
+typedef struct {
+	hp_role role;
+	uint64_t term;
+	uint64_t commit;
+	hp_id leader;
+	hp_id lease_holder;
+	uint64_t lease_until_us;
+	uint64_t promise_until_us;
+	uint64_t conf_index;
+	uint32_t voter_count;
+	hp_id voters[HP_MAX_VOTERS]; /* [0, voter_count) */
+} sim_status_prev;
+
 typedef struct {
 	uint64_t term;       /* of the entry */
 	uint64_t hash;       /* of its type and data */
@@ -191,9 +223,20 @@ typedef struct {
 } sim_check_slot;
 
 typedef struct {
+	uint64_t term; /* 0: no entry seen at this index yet */
+	uint64_t hash;
+} sim_check_first;
+
+typedef struct {
 	hp_id *term_leader; /* term -> the node that led it */
 	size_t term_capacity;
-	sim_check_slot *slots; /* (index, term) -> entry hash; open addressing */
+	/* (index, term) -> entry hash.  Nearly every index only ever sees one
+	 * term, so the first term seen at an index sits in an array by index
+	 * (appends walk it in order: cache-friendly); any other term at that
+	 * index goes to the open-addressing table `slots`. */
+	sim_check_first *firsts; /* firsts[index] */
+	size_t first_capacity;
+	sim_check_slot *slots;
 	size_t slot_capacity;
 	size_t slot_count;
 	sim_check_commit *commits; /* commits[i - 1]: the committed entry at i */
@@ -304,6 +347,7 @@ struct sim_world {
 	sim_params p;
 	uint64_t now_us;
 	sim_heap heap;
+	sim_pool pool; /* message and batch copies */
 	rp_prng rng_net, rng_disk, rng_fault, rng_clock, rng_member;
 	rp_prng rng_media; /* the simulated disks: crashes, errors, bit flips */
 	sim_node *nodes[SIM_MAX_NODES];
@@ -319,8 +363,17 @@ struct sim_world {
 	bool chaos;    /* random faults on */
 	bool liveness; /* recovery phase */
 	bool clients_on;
+	/* Node slots with a replica touched since it was last observed (bit
+	 * i: slot i; sim_replica_touch): world_observe visits only those. */
+	uint32_t observe_mask;
 	/* checking */
 	sim_check check[SIM_GROUP_COUNT];
+	/* The lease check's memo (sim_check.c): its last verdict passed and
+	 * stands while now < lease_memo_until_us, unless an input changed
+	 * (sim_check_leases_changed clears lease_memo_valid). */
+	bool lease_memo_valid;
+	uint64_t lease_memo_until_us;
+	hp_id lease_memo_holder[SIM_GROUP_COUNT]; /* the lease holder it saw (0: none) */
 	uint64_t next_logcheck_us;
 	uint64_t elections_seen; /* for the leader-killer fault */
 	/* workload */
@@ -340,6 +393,16 @@ struct sim_world {
 	int trace;
 	bool narrate; /* the demo's concise timeline */
 };
+
+_Static_assert(SIM_MAX_NODES <= 32, "sim_world.observe_mask has a bit per node slot");
+
+/* Marks r as called into during this event: its status is refreshed and
+ * checked after the event (sim_node_observe). */
+static inline void sim_replica_touch(sim_world *w, sim_replica *r)
+{
+	r->touched = true;
+	w->observe_mask |= (uint32_t)1 << r->node->slot;
+}
 
 /* World lifecycle and the event loop (sim.c). */
 sim_world *sim_world_create(const sim_params *p, uint64_t seed, FILE *out, int trace);
@@ -390,7 +453,7 @@ bool sim_run_seed(uint64_t seed, uint32_t without, FILE *out, int trace, bool ve
 
 /* Nodes (sim_node.c). */
 sim_node *sim_node_create(sim_world *w, const hp_conf *initial, bool added);
-void sim_node_destroy(sim_node *n);
+void sim_node_destroy(sim_world *w, sim_node *n);
 void sim_node_boot(sim_world *w, sim_node *n);   /* start or restart from disk */
 void sim_node_crash(sim_world *w, sim_node *n);
 void sim_node_tick(sim_world *w, sim_node *n);
@@ -398,7 +461,13 @@ void sim_node_deliver(sim_world *w, sim_node *n, const sim_msg *msg);
 void sim_node_disk_done(sim_world *w, sim_node *n, uint32_t group_slot);
 /* A write or sync failed on a live node: it stops (SIM_EV_DISK_FAIL). */
 void sim_node_disk_fail(sim_world *w, sim_node *n);
-uint64_t sim_node_now(const sim_world *w, const sim_node *n); /* local clock */
+/* n's local clock now. */
+static inline uint64_t sim_node_now(const sim_world *w, const sim_node *n)
+{
+	return sim_clock_local(&n->clock, w->now_us);
+}
+/* From now on n's clock runs at rate_ppm (sim_clock_set_rate). */
+void sim_node_set_clock_rate(sim_world *w, sim_node *n, int32_t rate_ppm);
 /* After an event: refreshes the cached status of touched replicas and
  * checks the per-node invariants. */
 void sim_node_observe(sim_world *w, sim_node *n);
@@ -408,8 +477,9 @@ int sim_replica_propose(sim_world *w, sim_replica *r, const sim_kv_cmd *cmd);
 int sim_replica_read(sim_world *w, sim_replica *r, uint32_t client, uint64_t op_id);
 
 /* Network (sim_net.c). */
-sim_msg *sim_net_copy(const hp_msg *m);
-void sim_net_free(sim_msg *msg);
+/* A deep copy of m in one block of w->pool; free with sim_net_free. */
+sim_msg *sim_net_copy(sim_world *w, const hp_msg *m);
+void sim_net_free(sim_world *w, sim_msg *msg);
 /* Takes ownership: drops, duplicates, delays and schedules delivery. */
 void sim_net_send(sim_world *w, sim_node *from, uint32_t group_slot, sim_msg *msg);
 void sim_net_deliver(sim_world *w, sim_msg *msg); /* frees msg */
@@ -422,8 +492,14 @@ void sim_check_appended(sim_world *w, sim_replica *r, const hp_entry *entries, s
 void sim_check_committed(sim_world *w, sim_replica *r, const hp_entry *e, bool is_cmd,
                          const sim_kv_result *res);
 void sim_check_snapshot(sim_world *w, sim_replica *r, const char *how);
-void sim_check_status(sim_world *w, sim_replica *r, const hp_status *old, const hp_status *st);
+/* Refreshes r->st from r's core (at local time now) and checks it: the
+ * core's own claims, against its previous status too, and whether the
+ * lease check's memo still holds.  Returns whether r led before. */
+bool sim_check_refresh(sim_world *w, sim_replica *r, uint64_t now);
 void sim_check_leases(sim_world *w);
+/* Something the lease check reads changed (a node went up or down, a
+ * clock's rate, a node was added): its memo no longer holds. */
+void sim_check_leases_changed(sim_world *w);
 void sim_check_log_matching(sim_world *w);
 /* At the end: the leader's log holds every committed entry. */
 void sim_check_nothing_lost(sim_world *w, sim_node *leader);

@@ -4,7 +4,8 @@
  * a check after every event stays cheap:
  *   - term -> leader, filled at every transition to leader;
  *   - (index, term) -> hash of the entry's type and data, filled by every
- *     entry any node appends, in an open-addressing table;
+ *     entry any node appends: the first term seen at an index in an array
+ *     by index, other terms in an open-addressing table;
  *   - the global committed log: index -> term, entry hash, state hash after
  *     applying it, the command's result, and the highest term in the
  *     cluster when the entry was first seen committed.
@@ -29,6 +30,7 @@ void sim_check_init(sim_check *c)
 void sim_check_deinit(sim_check *c)
 {
 	free(c->term_leader);
+	free(c->firsts);
 	free(c->slots);
 	free(c->commits);
 	memset(c, 0, sizeof(*c));
@@ -71,8 +73,9 @@ static void slots_grow(sim_check *c)
 	free(old);
 }
 
-/* The slot for (index, term); a new one (hash unset) when *fresh. */
-static sim_check_slot *slot_get(sim_check *c, uint64_t index, uint64_t term, bool *fresh)
+/* The hash held for (index, term) in the table; a new slot (hash unset)
+ * when *fresh. */
+static uint64_t *slot_get(sim_check *c, uint64_t index, uint64_t term, bool *fresh)
 {
 	if ((c->slot_count + 1) * 2 > c->slot_capacity)
 		slots_grow(c);
@@ -80,7 +83,7 @@ static sim_check_slot *slot_get(sim_check *c, uint64_t index, uint64_t term, boo
 	while (c->slots[h].term != 0) {
 		if (c->slots[h].index == index && c->slots[h].term == term) {
 			*fresh = false;
-			return &c->slots[h];
+			return &c->slots[h].hash;
 		}
 		h = (h + 1) & (c->slot_capacity - 1);
 	}
@@ -88,7 +91,36 @@ static sim_check_slot *slot_get(sim_check *c, uint64_t index, uint64_t term, boo
 	c->slots[h].term = term;
 	c->slot_count++;
 	*fresh = true;
-	return &c->slots[h];
+	return &c->slots[h].hash;
+}
+
+/* The hash held for (index, term): the first term an index sees is kept
+ * by index, the others in the table.  *fresh: a new one (hash unset). */
+static uint64_t *entry_hash_get(sim_check *c, uint64_t index, uint64_t term, bool *fresh)
+{
+	if (index >= c->first_capacity) {
+		size_t capacity = c->first_capacity ? c->first_capacity : 4096;
+		while (capacity <= index)
+			capacity *= 2;
+		RP_CHECK(capacity <= CHECK_SLOTS_MAX);
+		sim_check_first *firsts = realloc(c->firsts, capacity * sizeof(*firsts));
+		RP_CHECK(firsts != NULL);
+		memset(firsts + c->first_capacity, 0,
+		       (capacity - c->first_capacity) * sizeof(*firsts));
+		c->firsts = firsts;
+		c->first_capacity = capacity;
+	}
+	sim_check_first *f = &c->firsts[index];
+	if (f->term == 0) {
+		f->term = term;
+		*fresh = true;
+		return &f->hash;
+	}
+	if (f->term == term) {
+		*fresh = false;
+		return &f->hash;
+	}
+	return slot_get(c, index, term, fresh);
 }
 
 void sim_check_appended(sim_world *w, sim_replica *r, const hp_entry *entries, size_t count)
@@ -111,10 +143,10 @@ void sim_check_appended(sim_world *w, sim_replica *r, const hp_entry *entries, s
 		}
 		uint64_t h = sim_kv_hash_entry(e->type, e->data, e->size_bytes);
 		bool fresh;
-		sim_check_slot *s = slot_get(c, e->index, e->term, &fresh);
+		uint64_t *held = entry_hash_get(c, e->index, e->term, &fresh);
 		if (fresh) {
-			s->hash = h;
-		} else if (s->hash != h) {
+			*held = h;
+		} else if (*held != h) {
 			sim_fail(w, "log matching: n%llu appends an entry at %llu/%llu whose content "
 			            "differs from another node's entry at %llu/%llu",
 			         id, (unsigned long long)e->index, (unsigned long long)e->term,
@@ -291,7 +323,40 @@ static void check_record_leader(sim_world *w, sim_replica *r, const hp_status *s
 	}
 }
 
-void sim_check_status(sim_world *w, sim_replica *r, const hp_status *old, const hp_status *st)
+static void status_prev_keep(const hp_status *st, sim_status_prev *prev)
+{
+	prev->role = st->role;
+	prev->term = st->term;
+	prev->commit = st->commit;
+	prev->leader = st->leader;
+	prev->lease_holder = st->lease_holder;
+	prev->lease_until_us = st->lease_until_us;
+	prev->promise_until_us = st->promise_until_us;
+	prev->conf_index = st->conf_index;
+	RP_CHECK(st->conf.voter_count <= HP_MAX_VOTERS);
+	prev->voter_count = st->conf.voter_count;
+	for (uint32_t i = 0; i < st->conf.voter_count; i++)
+		prev->voters[i] = st->conf.voters[i];
+}
+
+/* The report of a status that breaks one of the core's claims (out of
+ * the way of the checks, which pass after nearly every event). */
+static void __attribute__((noinline, cold))
+check_status_bad(sim_world *w, sim_replica *r, const hp_status *st, const char *bad)
+{
+	sim_fail(w, "n%llu status: %s (term %llu, role %s, commit %llu, applied %llu/%llu, "
+	            "log %llu..%llu, stable %llu, snapshot %llu)",
+	         (unsigned long long)r->node->id, bad, (unsigned long long)st->term,
+	         hp_role_name(st->role), (unsigned long long)st->commit,
+	         (unsigned long long)st->applied, (unsigned long long)r->kv.applied,
+	         (unsigned long long)st->first_index, (unsigned long long)st->last_index,
+	         (unsigned long long)st->stable_index, (unsigned long long)st->snapshot_index);
+}
+
+/* The status st just read from r's core, against the previous one (old:
+ * NULL if none). */
+static void check_status(sim_world *w, sim_replica *r, const sim_status_prev *old,
+                         const hp_status *st)
 {
 	sim_check *c = &w->check[r->group_slot];
 	unsigned long long id = (unsigned long long)r->node->id;
@@ -323,13 +388,7 @@ void sim_check_status(sim_world *w, sim_replica *r, const hp_status *old, const 
 	else if (old && st->commit < old->commit)
 		bad = "commit went backwards";
 	if (bad) {
-		sim_fail(w, "n%llu status: %s (term %llu, role %s, commit %llu, applied %llu/%llu, "
-		            "log %llu..%llu, stable %llu, snapshot %llu)",
-		         id, bad, (unsigned long long)st->term, hp_role_name(st->role),
-		         (unsigned long long)st->commit, (unsigned long long)st->applied,
-		         (unsigned long long)r->kv.applied, (unsigned long long)st->first_index,
-		         (unsigned long long)st->last_index, (unsigned long long)st->stable_index,
-		         (unsigned long long)st->snapshot_index);
+		check_status_bad(w, r, st, bad);
 		return;
 	}
 	if (st->term > c->max_term)
@@ -391,6 +450,40 @@ void sim_check_status(sim_world *w, sim_replica *r, const hp_status *old, const 
 /* --- leases, in real time ---------------------------------------------------------- */
 
 /*
+ * The check runs after every event, but a node's lease and promise bounds
+ * change only when its status does, and its clock's rate only now and
+ * then: in between, "the clock reads below until_us" is "real time is
+ * below a fixed deadline".  So each replica keeps the two bounds it last
+ * saw with their real deadlines (sim_clock_real_at, exact), recomputed
+ * when a bound or the clock's rate changed, and the check compares
+ * integers.  The lease bound is the core's own: st is refreshed after
+ * every call into the core, and hp_lease_valid is role == leader && local
+ * now < lease_until (the core's clock never runs ahead of the node's).
+ */
+static void check_ends_recompute(const sim_world *w, const sim_node *n, sim_replica *r)
+{
+	r->lease_until_seen = r->st.lease_until_us;
+	r->lease_end_us = sim_clock_real_at(&n->clock, w->now_us, r->lease_until_seen);
+	r->promise_until_seen = r->st.promise_until_us;
+	r->promise_end_us = sim_clock_real_at(&n->clock, w->now_us, r->promise_until_seen);
+	r->ends_clock_generation = n->clock.generation;
+	r->ends_valid = true;
+}
+
+static inline void check_ends_refresh(const sim_world *w, const sim_node *n, sim_replica *r)
+{
+	if (!r->ends_valid || r->ends_clock_generation != n->clock.generation ||
+	    r->lease_until_seen != r->st.lease_until_us ||
+	    r->promise_until_seen != r->st.promise_until_us)
+		check_ends_recompute(w, n, r);
+}
+
+static inline sim_node *check_node_by_id(const sim_world *w, hp_id id)
+{
+	return id == 0 || id > w->node_count ? NULL : w->nodes[id - 1];
+}
+
+/*
  * Whether the voters of conf that promise `holder` leave too few others
  * to form a quorum: a voter counts as promising if it is the holder
  * itself, a live voter whose promise to the holder has not expired on its
@@ -399,7 +492,8 @@ void sim_check_status(sim_world *w, sim_replica *r, const hp_status *old, const 
  * number of voters this is "a quorum promises"; with an even number, half
  * suffices (no disjoint quorum exists).
  */
-static bool check_promises(sim_world *w, uint32_t g, const sim_node *holder, const hp_conf *conf)
+static bool check_promises(sim_world *w, uint32_t g, const sim_node *holder, const hp_conf *conf,
+                           uint64_t *until)
 {
 	hp_id hid = holder->id;
 	uint32_t promised = 0;
@@ -409,14 +503,19 @@ static bool check_promises(sim_world *w, uint32_t g, const sim_node *holder, con
 			promised++;
 			continue;
 		}
-		sim_node *v = sim_node_by_id(w, vid);
+		sim_node *v = check_node_by_id(w, vid);
 		if (v == NULL)
 			continue;
-		const sim_replica *vr = &v->rep[g];
+		sim_replica *vr = &v->rep[g];
 		if (v->up) {
-			if (vr->st_valid && vr->st.lease_holder == hid &&
-			    sim_node_now(w, v) < vr->st.promise_until_us)
+			if (!vr->st_valid || vr->st.lease_holder != hid)
+				continue;
+			check_ends_refresh(w, v, vr);
+			if (w->now_us < vr->promise_end_us) {
 				promised++;
+				if (vr->promise_end_us < *until)
+					*until = vr->promise_end_us;
+			}
 		} else if (vr->dur_hs.lease_holder == hid) {
 			promised++;
 		}
@@ -458,9 +557,95 @@ static void check_lease_explain(sim_world *w, uint32_t g, sim_node *n, const hp_
 	         which, who);
 }
 
+/* Same voters (check_promises reads nothing else of a configuration). */
+static bool check_same_voters(const hp_conf *a, const hp_conf *b)
+{
+	if (a->voter_count != b->voter_count)
+		return false;
+	for (uint32_t i = 0; i < a->voter_count; i++)
+		if (a->voters[i] != b->voters[i])
+			return false;
+	return true;
+}
+
+/*
+ * The verdict is memoized.  With its inputs fixed, time only shrinks the
+ * set of valid leases and of promises, so a check that passed passes
+ * again until the earliest deadline it counted on (a lease or a promise
+ * that expires); the memo says so.  Whatever changes an input clears it:
+ * a status refresh that changes a role, a promise's holder, a
+ * configuration or a lease or promise bound (check_lease_inputs), a
+ * node going up or down (its durable hard state counts while down), a
+ * clock's rate, a new node.  Two changes leave it standing, because they
+ * cannot turn a pass into a failure before the memo's deadline:
+ *   - a live voter's promise bound moves later, to the same holder (the
+ *     voters promising any node only gain one; the deadline the memo
+ *     counted on for that promise is now early, which is conservative);
+ *   - the memo's own lease holder moves its lease bound later (until the
+ *     old bound nothing changes, and the memo's deadline is at or before
+ *     the old bound, so the check runs in full by then).
+ */
+void sim_check_leases_changed(sim_world *w)
+{
+	w->lease_memo_valid = false;
+}
+
+/* Whether the voter lists a[0, count) and b[0, count) are the same. */
+static bool check_voter_ids_same(const hp_id *a, const hp_id *b, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* After r's status was refreshed (old: the previous one, NULL if none):
+ * clears the lease memo if anything the check reads of r changed. */
+static void check_lease_inputs(sim_world *w, sim_replica *r, const sim_status_prev *old)
+{
+	const hp_status *st = &r->st;
+	bool lease_kept = old != NULL && (old->lease_until_us == st->lease_until_us ||
+	                                  (st->lease_until_us > old->lease_until_us &&
+	                                   st->role == HP_LEADER && w->lease_memo_valid &&
+	                                   w->lease_memo_holder[r->group_slot] == r->node->id));
+	bool same = old != NULL && old->role == st->role && lease_kept &&
+	            old->lease_holder == st->lease_holder &&
+	            st->promise_until_us >= old->promise_until_us &&
+	            old->voter_count == st->conf.voter_count &&
+	            check_voter_ids_same(old->voters, st->conf.voters, old->voter_count) &&
+	            r->kv_voter_count_seen == r->kv.conf.voter_count &&
+	            check_voter_ids_same(r->kv_voters_seen, r->kv.conf.voters,
+	                                 r->kv_voter_count_seen);
+	if (!same) {
+		RP_CHECK(r->kv.conf.voter_count <= HP_MAX_VOTERS);
+		r->kv_voter_count_seen = r->kv.conf.voter_count;
+		for (uint32_t i = 0; i < r->kv.conf.voter_count; i++)
+			r->kv_voters_seen[i] = r->kv.conf.voters[i];
+		w->lease_memo_valid = false;
+	}
+}
+
+bool sim_check_refresh(sim_world *w, sim_replica *r, uint64_t now)
+{
+	sim_status_prev old;
+	bool had = r->st_valid;
+	if (had)
+		status_prev_keep(&r->st, &old);
+	hp_get_status(r->core, now, &r->st);
+	r->st_valid = true;
+	check_status(w, r, had ? &old : NULL, &r->st);
+	check_lease_inputs(w, r, had ? &old : NULL);
+	return had && old.role == HP_LEADER;
+}
+
 void sim_check_leases(sim_world *w)
 {
+	if (w->lease_memo_valid && w->now_us < w->lease_memo_until_us)
+		return;
+	uint64_t until = UINT64_MAX;
+	hp_id holder_ids[SIM_GROUP_COUNT];
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
+		holder_ids[g] = 0;
 		sim_node *holder = NULL;
 		for (uint32_t i = 0; i < w->node_count; i++) {
 			sim_node *n = w->nodes[i];
@@ -471,29 +656,35 @@ void sim_check_leases(sim_world *w)
 				continue;
 			/* r->st was refreshed when the node was last touched; only
 			 * lease validity moves with time alone. */
-			if (!hp_lease_valid(r->core, sim_node_now(w, n)))
+			check_ends_refresh(w, n, r);
+			if (w->now_us >= r->lease_end_us)
 				continue;
-			hp_status st = r->st;
-			st.lease_valid = true;
 			if (holder != NULL) {
 				sim_fail(w, "lease safety: n%llu and n%llu both hold a valid lease",
 				         (unsigned long long)holder->id, (unsigned long long)n->id);
 				return;
 			}
 			holder = n;
+			holder_ids[g] = n->id;
+			if (r->lease_end_us < until)
+				until = r->lease_end_us;
 			/* A competitor may use the latest configuration or the one
 			 * before it (the applied one, during a change). */
-			if (!check_promises(w, g, n, &st.conf)) {
-				check_lease_explain(w, g, n, &st, &st.conf, "latest");
+			if (!check_promises(w, g, n, &r->st.conf, &until)) {
+				check_lease_explain(w, g, n, &r->st, &r->st.conf, "latest");
 				return;
 			}
-			if (memcmp(&st.conf, &r->kv.conf, sizeof(st.conf)) != 0 &&
-			    !check_promises(w, g, n, &r->kv.conf)) {
-				check_lease_explain(w, g, n, &st, &r->kv.conf, "applied");
+			if (!check_same_voters(&r->st.conf, &r->kv.conf) &&
+			    !check_promises(w, g, n, &r->kv.conf, &until)) {
+				check_lease_explain(w, g, n, &r->st, &r->kv.conf, "applied");
 				return;
 			}
 		}
 	}
+	w->lease_memo_valid = true;
+	w->lease_memo_until_us = until;
+	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++)
+		w->lease_memo_holder[g] = holder_ids[g];
 }
 
 /* --- pairwise log matching ------------------------------------------------------------ */

@@ -18,17 +18,6 @@ static const char sim_disk_wal_dir[] = "wal";
 static const char sim_disk_snap_dir[] = "snap";
 static const char sim_disk_snap_tmp[] = "snap/tmp";
 
-static uint8_t *disk_dup(const uint8_t *data, size_t size_bytes)
-{
-	if (size_bytes == 0)
-		return NULL;
-	RP_CHECK(data != NULL);
-	uint8_t *copy = malloc(size_bytes);
-	RP_CHECK(copy != NULL);
-	memcpy(copy, data, size_bytes);
-	return copy;
-}
-
 void sim_disk_init(sim_disk *disk, uint64_t segment_bytes, uint64_t wal_id,
                    const fs_sim_faults *faults, rp_prng *rng)
 {
@@ -367,22 +356,34 @@ int sim_disk_stage_put(sim_disk_stage *stage, const hp_snap_chunk *chunk)
 
 /* --- entry copies ---------------------------------------------------------- */
 
-hp_entry *sim_disk_entries_copy(const hp_entry *entries, size_t count)
+hp_entry *sim_disk_entries_copy(sim_pool *pool, const hp_entry *entries, size_t count,
+                                size_t *block_bytes)
 {
+	*block_bytes = 0;
 	if (count == 0)
 		return NULL;
-	hp_entry *copy = malloc(count * sizeof(*copy));
-	RP_CHECK(copy != NULL);
+	size_t total = count * sizeof(hp_entry);
+	for (size_t i = 0; i < count; i++) {
+		RP_CHECK(entries[i].size_bytes == 0 || entries[i].data != NULL);
+		total += entries[i].size_bytes;
+	}
+	hp_entry *copy = sim_pool_alloc(pool, total);
+	uint8_t *data = (uint8_t *)(copy + count);
 	for (size_t i = 0; i < count; i++) {
 		copy[i] = entries[i];
-		copy[i].data = disk_dup(entries[i].data, entries[i].size_bytes);
+		copy[i].data = NULL;
+		if (entries[i].size_bytes) {
+			memcpy(data, entries[i].data, entries[i].size_bytes);
+			copy[i].data = data;
+			data += entries[i].size_bytes;
+		}
 	}
+	*block_bytes = total;
 	return copy;
 }
 
-void sim_disk_entries_free(hp_entry *entries, size_t count)
+void sim_disk_entries_free(sim_pool *pool, hp_entry *entries, size_t block_bytes)
 {
-	for (size_t i = 0; i < count; i++)
-		free((void *)entries[i].data);
-	free(entries);
+	if (entries != NULL)
+		sim_pool_free(pool, entries, block_bytes);
 }

@@ -18,7 +18,7 @@
  * Every function that writes returns 0 or an RP_ERR_* code from the disk
  * or the WAL; any failure is fatal for the node (it stops and recovers).
  * Also here: the volatile snapshot stage (chunks as they arrive) and deep
- * copies of entry arrays for ready batches and messages.
+ * copies of entry arrays for ready batches.
  */
 #ifndef RASPUTIN_SIM_DISK_H
 #define RASPUTIN_SIM_DISK_H
@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "harpoon/harpoon.h"
+#include "sim/sim_pool.h"
 #include "storage/fs_sim.h"
 #include "storage/wal.h"
 #include "util/prng.h"
@@ -106,8 +107,11 @@ void sim_disk_stage_deinit(sim_disk_stage *stage);
  * offsets must be at or below the bytes held, for the same snapshot. */
 int sim_disk_stage_put(sim_disk_stage *stage, const hp_snap_chunk *chunk);
 
-/* Copies of entry arrays (data included), for ready batches and messages. */
-hp_entry *sim_disk_entries_copy(const hp_entry *entries, size_t count);
-void sim_disk_entries_free(hp_entry *entries, size_t count);
+/* A copy of an entry array with the entries' data, in one block of pool
+ * (*block_bytes long: pass it to sim_disk_entries_free).  NULL when
+ * count is 0. */
+hp_entry *sim_disk_entries_copy(sim_pool *pool, const hp_entry *entries, size_t count,
+                                size_t *block_bytes);
+void sim_disk_entries_free(sim_pool *pool, hp_entry *entries, size_t block_bytes);
 
 #endif

@@ -207,7 +207,7 @@ static void fault_clock(sim_world *w)
 		sim_node *l = sim_believed_leader(w);
 		for (uint32_t i = 0; i < w->node_count; i++) {
 			sim_node *n = w->nodes[i];
-			sim_clock_set_rate(&n->clock, w->now_us, n == l ? -bound : bound);
+			sim_node_set_clock_rate(w, n, n == l ? -bound : bound);
 		}
 		sim_trace(w, "CLOCKS leader n%llu slow (-%d ppm), the rest fast (+%d ppm)",
 		          (unsigned long long)(l ? l->id : 0), bound, bound);
@@ -224,7 +224,7 @@ static void fault_clock(sim_world *w)
 		rate = bound;
 	else
 		rate = (int32_t)rp_prng_below(&w->rng_fault, 2 * (uint64_t)bound + 1) - bound;
-	sim_clock_set_rate(&x->clock, w->now_us, rate);
+	sim_node_set_clock_rate(w, x, rate);
 	w->stats.clock_changes++;
 	sim_trace(w, "CLOCK n%llu runs at %+d ppm", (unsigned long long)x->id, rate);
 }

@@ -1,7 +1,9 @@
 /*
- * sim_heap.h — the simulator's event queue: a binary min-heap ordered by
- * simulated real time, ties broken by a sequence number assigned at push
- * time, so that two runs of one seed pop events in exactly the same order.
+ * sim_heap.h — the simulator's event queue, ordered by simulated real
+ * time, ties broken by a sequence number assigned at push time, so that
+ * two runs of one seed pop events in exactly the same order.  Short
+ * queues are kept as a sorted array, long ones as a 4-ary heap
+ * (sim_heap.c says why); the order of pops is the same either way.
  * The capacity grows on demand up to a bound fixed at init; a push beyond
  * it is refused (the caller decides what a full queue means).
  */
@@ -22,7 +24,10 @@ typedef struct {
 } sim_event;
 
 typedef struct {
-	sim_event *items; /* heap order: items[i] <= items[2i+1], items[2i+2] */
+	/* sorted: latest first, the next event last; otherwise a 4-ary
+	 * min-heap, items[i] <= items[4i+1] .. items[4i+4] */
+	sim_event *items;
+	bool sorted;
 	size_t count;
 	size_t capacity;
 	size_t capacity_max; /* push fails beyond this */
@@ -33,10 +38,16 @@ void sim_heap_init(sim_heap *heap, size_t capacity_max);
 /* Frees the array only; payloads still queued are the caller's to free
  * (pop them first). */
 void sim_heap_deinit(sim_heap *heap);
-/* Copies ev in, stamping its seq.  Returns false when full. */
-bool sim_heap_push(sim_heap *heap, sim_event ev);
+/* Queues the event (time_us, kind, slot, arg, ptr), stamping the next
+ * seq.  Returns false when full.  (Fields, not a struct: a struct just
+ * written field by field and copied whole stalls the store buffer.) */
+bool sim_heap_push(sim_heap *heap, uint64_t time_us, uint32_t kind, uint32_t slot, uint64_t arg,
+                   void *ptr);
 /* Removes the earliest event into *out; false when empty. */
 bool sim_heap_pop(sim_heap *heap, sim_event *out);
+/* The same, if the earliest event is due at or before until_us; false
+ * (and nothing removed) otherwise. */
+bool sim_heap_pop_due(sim_heap *heap, uint64_t until_us, sim_event *out);
 /* The earliest event, or NULL; valid until the next push or pop. */
 const sim_event *sim_heap_peek(const sim_heap *heap);
 

@@ -66,32 +66,30 @@ void sim_kv_init(sim_kv *kv, const hp_conf *conf)
 
 /* --- commands ------------------------------------------------------------ */
 
+/* Little-endian, whatever the host; written out (no loops) so that the
+ * compiler merges each into a single load or store. */
 static void put_u32(uint8_t *p, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
 }
 
 static void put_u64(uint8_t *p, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	put_u32(p, (uint32_t)v);
+	put_u32(p + 4, (uint32_t)(v >> 32));
 }
 
 static uint32_t get_u32(const uint8_t *p)
 {
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static uint64_t get_u64(const uint8_t *p)
 {
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
 void sim_kv_cmd_encode(const sim_kv_cmd *cmd, uint8_t out[SIM_KV_CMD_BYTES])
@@ -136,12 +134,13 @@ void sim_kv_read(const sim_kv *kv, uint8_t key, sim_kv_result *res)
 
 static void kv_write(sim_kv *kv, unsigned key, bool present, uint64_t value, uint64_t writer)
 {
-	kv->hash -= kv_key_hash(kv, key);
+	kv->hash -= kv->key_hash[key];
 	kv->present[key] = present;
 	kv->value[key] = present ? value : 0;
 	kv->version[key]++;
 	kv->writer[key] = writer;
-	kv->hash += kv_key_hash(kv, key);
+	kv->key_hash[key] = kv_key_hash(kv, key);
+	kv->hash += kv->key_hash[key];
 }
 
 static void kv_execute(sim_kv *kv, const sim_kv_cmd *cmd, sim_kv_result *res)
@@ -279,7 +278,8 @@ int sim_kv_snapshot_decode(sim_kv *kv, const uint8_t *buf, size_t size_bytes)
 		out.value[k] = get_u64(p), p += 8;
 		out.version[k] = get_u64(p), p += 8;
 		out.writer[k] = get_u64(p), p += 8;
-		out.hash += kv_key_hash(&out, k);
+		out.key_hash[k] = kv_key_hash(&out, k);
+		out.hash += out.key_hash[k];
 	}
 	*kv = out;
 	return 0;

@@ -55,6 +55,7 @@ typedef struct {
 	uint64_t value[SIM_KV_KEYS];
 	uint64_t version[SIM_KV_KEYS]; /* writes applied to the key */
 	uint64_t writer[SIM_KV_KEYS];  /* op id of the last write */
+	uint64_t key_hash[SIM_KV_KEYS]; /* each key's share of hash */
 } sim_kv;
 
 /* Empty table at index 0 with membership conf (may be empty). */

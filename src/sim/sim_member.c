@@ -122,7 +122,7 @@ int sim_member_propose(sim_world *w, hp_conf_op op, hp_id id)
 	sim_replica *r = &l->rep[0];
 	uint64_t index = 0, term = 0;
 	int rc = hp_propose_conf(r->core, sim_node_now(w, l), op, id, &index, &term);
-	r->touched = true;
+	sim_replica_touch(w, r);
 	sim_trace(w, "n%llu proposes %s n%llu: %s%s", (unsigned long long)l->id, op_name(op),
 	          (unsigned long long)id, rc == 0 ? "ok" : hp_strerror(rc), rc == 0 ? "" : "");
 	sim_replica_drain(w, r);

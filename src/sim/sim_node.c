@@ -53,9 +53,10 @@ static int node_snapshot_read(void *ctx, uint64_t group, uint64_t index, uint64_
 	return 0;
 }
 
-uint64_t sim_node_now(const sim_world *w, const sim_node *n)
+void sim_node_set_clock_rate(sim_world *w, sim_node *n, int32_t rate_ppm)
 {
-	return sim_clock_local(&n->clock, w->now_us);
+	sim_clock_set_rate(&n->clock, w->now_us, rate_ppm);
+	sim_check_leases_changed(w);
 }
 
 sim_node *sim_node_create(sim_world *w, const hp_conf *initial, bool added)
@@ -70,7 +71,7 @@ sim_node *sim_node_create(sim_world *w, const hp_conf *initial, bool added)
 	int32_t rate = (int32_t)rp_prng_range(&w->rng_clock, 0, 2 * (uint64_t)w->p.clock_ppm) -
 	               (int32_t)w->p.clock_ppm;
 	sim_clock_init(&n->clock, offset, 0);
-	sim_clock_set_rate(&n->clock, w->now_us, rate);
+	sim_node_set_clock_rate(w, n, rate);
 	fs_sim_faults faults;
 	fs_sim_faults_default(&faults);
 	faults.crash_torn_ppm = w->p.torn_ppm;
@@ -111,26 +112,38 @@ sim_node *sim_node_create(sim_world *w, const hp_conf *initial, bool added)
 	}
 	w->nodes[n->slot] = n;
 	w->node_count++;
+	sim_check_leases_changed(w);
 	sim_link_recompute(w);
 	return n;
 }
 
-static void ready_free(sim_ready *q)
+/* Frees what q owns and leaves it empty.  (Field by field: a ready batch
+ * is a few hundred bytes, mostly the chunk's, read only with has_chunk.) */
+static void ready_free(sim_world *w, sim_ready *q)
 {
-	sim_disk_entries_free(q->entries, q->entry_count);
+	sim_disk_entries_free(&w->pool, q->entries, q->entries_block_bytes);
+	q->entries = NULL;
+	q->entry_count = 0;
+	q->entries_block_bytes = 0;
 	free((void *)q->chunk.data);
+	q->chunk.data = NULL;
+	q->has_chunk = false;
 	free(q->snap_blob);
-	for (size_t i = 0; i < q->after_count; i++)
-		sim_net_free(q->after[i]);
-	free(q->after);
-	memset(q, 0, sizeof(*q));
+	q->snap_blob = NULL;
+	q->snap_size_bytes = 0;
+	while (q->after != NULL) {
+		sim_msg *m = q->after;
+		q->after = m->next;
+		sim_net_free(w, m);
+	}
+	q->after_count = 0;
 }
 
-static void replica_clear_volatile(sim_replica *r)
+static void replica_clear_volatile(sim_world *w, sim_replica *r)
 {
 	while (r->ready_count) {
-		ready_free(&r->readies[r->ready_head]);
-		r->ready_head = (r->ready_head + 1) % r->ready_capacity;
+		ready_free(w, &r->readies[r->ready_head]);
+		r->ready_head = (r->ready_head + 1) & (r->ready_capacity - 1);
 		r->ready_count--;
 	}
 	r->ready_head = 0;
@@ -144,13 +157,13 @@ static void replica_clear_volatile(sim_replica *r)
 	r->touched = false;
 }
 
-void sim_node_destroy(sim_node *n)
+void sim_node_destroy(sim_world *w, sim_node *n)
 {
 	if (n == NULL)
 		return;
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
 		sim_replica *r = &n->rep[g];
-		replica_clear_volatile(r);
+		replica_clear_volatile(w, r);
 		free(r->readies);
 	}
 	sim_disk_deinit(&n->disk);
@@ -164,15 +177,27 @@ void sim_node_destroy(sim_node *n)
 static size_t ready_recs(const sim_replica *r, const sim_ready *q, hp_ready *rd,
                          wal_rec recs[WAL_READY_MAX_RECS])
 {
-	memset(rd, 0, sizeof(*rd));
+	/* Every field but snap_chunk, which counts only with has_snap_chunk
+	 * (set field by field: zeroing the whole batch first costs more than
+	 * the rest of this). */
 	rd->seq = q->seq;
 	rd->hard_state_changed = q->hard_state_changed;
 	rd->hard_state = q->hard_state;
 	rd->truncate_from = q->truncate_from;
 	rd->entries = q->entries;
 	rd->entry_count = q->entry_count;
+	rd->msgs = NULL;
+	rd->msg_count = 0;
+	rd->msgs_after_persist = NULL;
+	rd->msg_after_persist_count = 0;
+	rd->committed = NULL;
+	rd->committed_count = 0;
+	rd->reads = NULL;
+	rd->read_count = 0;
 	rd->has_snap_chunk = q->has_chunk;
-	rd->snap_chunk = q->chunk;
+	if (q->has_chunk)
+		rd->snap_chunk = q->chunk;
+	rd->compact_hint = 0;
 	return wal_recs_from_ready(r->group, rd, recs);
 }
 
@@ -229,26 +254,34 @@ static sim_ready *ready_push(sim_world *w, sim_replica *r)
 			         (unsigned long long)r->node->id, r->ready_count);
 			return NULL;
 		}
+		/* A power of two: ring positions are taken with a mask. */
 		size_t capacity = r->ready_capacity ? r->ready_capacity * 2 : 16;
 		sim_ready *ring = calloc(capacity, sizeof(*ring));
 		RP_CHECK(ring != NULL);
 		for (size_t i = 0; i < r->ready_count; i++)
-			ring[i] = r->readies[(r->ready_head + i) % r->ready_capacity];
+			ring[i] = r->readies[(r->ready_head + i) & (r->ready_capacity - 1)];
 		free(r->readies);
 		r->readies = ring;
 		r->ready_capacity = capacity;
 		r->ready_head = 0;
 	}
-	sim_ready *q = &r->readies[(r->ready_head + r->ready_count) % r->ready_capacity];
+	sim_ready *q = &r->readies[(r->ready_head + r->ready_count) & (r->ready_capacity - 1)];
 	r->ready_count++;
-	memset(q, 0, sizeof(*q));
+	/* Empty since ready_free (or calloc); chunk is set with has_chunk. */
+	RP_CHECK(q->entries == NULL && q->after == NULL && q->snap_blob == NULL);
+	RP_CHECK(!q->has_chunk && q->chunk.data == NULL);
+	q->seq = 0;
+	q->done_us = 0;
+	q->hard_state_changed = false;
+	memset(&q->hard_state, 0, sizeof(q->hard_state));
+	q->truncate_from = 0;
 	return q;
 }
 
-static void ready_pop(sim_replica *r)
+static void ready_pop(sim_world *w, sim_replica *r)
 {
-	ready_free(&r->readies[r->ready_head]);
-	r->ready_head = (r->ready_head + 1) % r->ready_capacity;
+	ready_free(w, &r->readies[r->ready_head]);
+	r->ready_head = (r->ready_head + 1) & (r->ready_capacity - 1);
 	r->ready_count--;
 }
 
@@ -296,7 +329,7 @@ void sim_node_disk_done(sim_world *w, sim_node *n, uint32_t group_slot)
 	}
 	size_t due = 0, installs = 0;
 	while (rc == 0 && due < r->ready_count && due < SIM_GROUP_COMMIT_MAX) {
-		sim_ready *q = &r->readies[(r->ready_head + due) % r->ready_capacity];
+		sim_ready *q = &r->readies[(r->ready_head + due) & (r->ready_capacity - 1)];
 		if (q->done_us > w->now_us)
 			break;
 		bool install = q->has_chunk && q->chunk.last;
@@ -334,7 +367,7 @@ void sim_node_disk_done(sim_world *w, sim_node *n, uint32_t group_slot)
 		if (disk_usable(n) || rc != RP_ERR_CLOSED)
 			node_disk_failed(w, n, rc, "persisting ready batches");
 		while (due-- > 0)
-			ready_pop(r);
+			ready_pop(w, r);
 		return;
 	}
 	replica_note_durable(r);
@@ -346,13 +379,15 @@ void sim_node_disk_done(sim_world *w, sim_node *n, uint32_t group_slot)
 			sim_trace(w, "  n%llu ready %llu durable", (unsigned long long)n->id,
 			          (unsigned long long)q->seq);
 		hp_advance(r->core, q->seq);
-		r->touched = true;
-		for (size_t i = 0; i < q->after_count; i++) {
-			sim_net_send(w, n, group_slot, q->after[i]);
-			q->after[i] = NULL;
+		sim_replica_touch(w, r);
+		while (q->after != NULL) {
+			sim_msg *m = q->after;
+			q->after = m->next;
+			m->next = NULL;
+			sim_net_send(w, n, group_slot, m);
 		}
 		q->after_count = 0;
-		ready_pop(r);
+		ready_pop(w, r);
 	}
 	sim_replica_drain(w, r);
 }
@@ -490,7 +525,7 @@ static void replica_install(sim_world *w, sim_replica *r, const hp_snap_chunk *c
 static bool replica_chunk_queued(const sim_replica *r)
 {
 	for (size_t i = 0; i < r->ready_count; i++)
-		if (r->readies[(r->ready_head + i) % r->ready_capacity].has_chunk)
+		if (r->readies[(r->ready_head + i) & (r->ready_capacity - 1)].has_chunk)
 			return true;
 	return false;
 }
@@ -543,13 +578,12 @@ static void replica_compact(sim_world *w, sim_replica *r)
 void sim_replica_drain(sim_world *w, sim_replica *r)
 {
 	sim_node *n = r->node;
-	r->touched = true;
+	sim_replica_touch(w, r);
 	for (uint32_t rounds = 0; r->core && hp_has_ready(r->core); rounds++) {
 		if (w->failed)
 			return;
 		RP_CHECK(rounds < 100000);
-		hp_ready rd;
-		memset(&rd, 0, sizeof(rd));
+		hp_ready rd; /* hp_ready_take fills all of it */
 		hp_ready_take(r->core, &rd);
 		if (rd.seq != r->ready_next_seq) {
 			sim_fail(w, "n%llu: ready batch seq %llu, expected %llu",
@@ -582,7 +616,7 @@ void sim_replica_drain(sim_world *w, sim_replica *r)
 
 		/* 1. messages that depend on nothing unpersisted */
 		for (size_t i = 0; i < rd.msg_count; i++)
-			sim_net_send(w, n, r->group_slot, sim_net_copy(&rd.msgs[i]));
+			sim_net_send(w, n, r->group_slot, sim_net_copy(w, &rd.msgs[i]));
 
 		/* 2. persistence, completed later in seq order */
 		sim_check_appended(w, r, rd.entries, rd.entry_count);
@@ -595,7 +629,8 @@ void sim_replica_drain(sim_world *w, sim_replica *r)
 		q->hard_state_changed = rd.hard_state_changed;
 		q->hard_state = rd.hard_state;
 		q->truncate_from = rd.truncate_from;
-		q->entries = sim_disk_entries_copy(rd.entries, rd.entry_count);
+		q->entries = sim_disk_entries_copy(&w->pool, rd.entries, rd.entry_count,
+		                                   &q->entries_block_bytes);
 		q->entry_count = rd.entry_count;
 		if (rd.has_snap_chunk) {
 			q->has_chunk = true;
@@ -608,13 +643,12 @@ void sim_replica_drain(sim_world *w, sim_replica *r)
 			}
 			q->chunk.data = data;
 		}
-		if (rd.msg_after_persist_count) {
-			q->after = calloc(rd.msg_after_persist_count, sizeof(*q->after));
-			RP_CHECK(q->after != NULL);
-			for (size_t i = 0; i < rd.msg_after_persist_count; i++)
-				q->after[i] = sim_net_copy(&rd.msgs_after_persist[i]);
-			q->after_count = rd.msg_after_persist_count;
+		sim_msg **after_tail = &q->after;
+		for (size_t i = 0; i < rd.msg_after_persist_count; i++) {
+			*after_tail = sim_net_copy(w, &rd.msgs_after_persist[i]);
+			after_tail = &(*after_tail)->next;
 		}
+		q->after_count = rd.msg_after_persist_count;
 		uint64_t done = w->now_us + disk_latency(w);
 		if (done < r->last_done_us)
 			done = r->last_done_us;
@@ -686,7 +720,7 @@ static bool restore_pristine(const hp_restore *rs)
 static void boot_retry(sim_world *w, sim_node *n, int rc, const char *what)
 {
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++)
-		replica_clear_volatile(&n->rep[g]);
+		replica_clear_volatile(w, &n->rep[g]);
 	sim_disk_crash(&n->disk);
 	w->stats.disk_errors++;
 	uint64_t later = rp_prng_range(&w->rng_media, 10000, 500000);
@@ -702,7 +736,7 @@ static void boot_retry(sim_world *w, sim_node *n, int rc, const char *what)
 static void boot_corrupt(sim_world *w, sim_node *n, const char *message)
 {
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++)
-		replica_clear_volatile(&n->rep[g]);
+		replica_clear_volatile(w, &n->rep[g]);
 	sim_disk_close_log(&n->disk);
 	w->stats.corrupt_detected++;
 	sim_trace(w, "CORRUPT n%llu: recovery refuses its log (%s); it stays down", 
@@ -721,6 +755,7 @@ void sim_node_boot(sim_world *w, sim_node *n)
 {
 	RP_CHECK(!n->up);
 	RP_CHECK(!n->decommissioned);
+	sim_check_leases_changed(w); /* its durable hard state may change */
 	if (n->corrupt)
 		return; /* kept out for good */
 	n->flip_unseen = false;
@@ -818,6 +853,7 @@ void sim_node_boot(sim_world *w, sim_node *n)
 		r->commit_traced = r->dur_hs.commit;
 	}
 	n->up = true;
+	sim_check_leases_changed(w);
 	for (uint32_t g = 0; g < SIM_GROUP_COUNT; g++) {
 		if (n->rep[g].kv.applied)
 			sim_check_snapshot(w, &n->rep[g], "restored");
@@ -839,7 +875,7 @@ static void crash_inflight_write(sim_world *w, sim_node *n, size_t max_batches)
 		sim_replica *r = &n->rep[g];
 		size_t take = max_batches;
 		for (size_t i = 0; i < r->ready_count && i < take; i++) {
-			const sim_ready *q = &r->readies[(r->ready_head + i) % r->ready_capacity];
+			const sim_ready *q = &r->readies[(r->ready_head + i) & (r->ready_capacity - 1)];
 			if (q->has_chunk)
 				break;
 			hp_ready rd;
@@ -883,10 +919,11 @@ void sim_node_crash(sim_world *w, sim_node *n)
 		for (size_t i = 0; i < r->read_count; i++)
 			sim_client_failed(w, op_client(r->reads[i].ctx), r->reads[i].ctx, false);
 		r->read_count = 0;
-		replica_clear_volatile(r);
+		replica_clear_volatile(w, r);
 	}
 	sim_disk_crash(&n->disk);
 	n->up = false;
+	sim_check_leases_changed(w);
 	n->incarnation++;
 	n->down_since_us = w->now_us;
 	w->stats.crashes++;
@@ -942,7 +979,7 @@ int sim_replica_propose(sim_world *w, sim_replica *r, const sim_kv_cmd *cmd)
 	uint64_t index = 0, term = 0;
 	int rc = hp_propose(r->core, sim_node_now(w, r->node), data, SIM_KV_CMD_BYTES, &index,
 	                    &term);
-	r->touched = true;
+	sim_replica_touch(w, r);
 	if (rc == 0) {
 		if (index <= r->kv.applied) {
 			sim_fail(w, "n%llu: hp_propose placed an entry at %llu, already applied",
@@ -963,7 +1000,7 @@ int sim_replica_read(sim_world *w, sim_replica *r, uint32_t client, uint64_t op_
 	if (r->read_wait_count >= SIM_MAX_CLIENTS)
 		return HP_ERR_BUSY;
 	int rc = hp_read(r->core, sim_node_now(w, r->node), op_id);
-	r->touched = true;
+	sim_replica_touch(w, r);
 	if (rc == 0)
 		r->read_waits[r->read_wait_count++] = (sim_read_wait){client, op_id};
 	sim_replica_drain(w, r);
@@ -979,16 +1016,11 @@ void sim_node_observe(sim_world *w, sim_node *n)
 		if (!r->touched && r->st_valid)
 			continue;
 		r->touched = false;
-		uint64_t now = sim_node_now(w, n);
-		hp_status old = r->st;
-		bool had = r->st_valid;
-		hp_get_status(r->core, now, &r->st);
-		r->st_valid = true;
-		sim_check_status(w, r, had ? &old : NULL, &r->st);
+		bool was_leader = sim_check_refresh(w, r, sim_node_now(w, n));
 		/* Losing leadership, the node answers its clients: a read the
 		 * core accepted but never confirmed failed (reads have no effect);
 		 * a write's outcome is unknown (a later leader may commit it). */
-		if (had && old.role == HP_LEADER && r->st.role != HP_LEADER) {
+		if (was_leader && r->st.role != HP_LEADER) {
 			for (size_t i = 0; i < r->read_wait_count; i++)
 				sim_client_failed(w, r->read_waits[i].client, r->read_waits[i].op_id,
 				                  false);

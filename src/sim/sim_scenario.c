@@ -747,7 +747,7 @@ static void sc_leader_transfer(sc_ctx *x)
 	sim_node *t = sc_other(w, l, NULL);
 	sim_replica *r = &l->rep[0];
 	int rc = hp_transfer(r->core, sim_node_now(w, l), t->id);
-	r->touched = true;
+	sim_replica_touch(w, r);
 	sim_replica_drain(w, r);
 	sim_trace(w, "SCENARIO: n%llu transfers leadership to n%llu: %s", (unsigned long long)l->id,
 	          (unsigned long long)t->id, hp_strerror(rc));

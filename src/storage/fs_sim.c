@@ -1,14 +1,17 @@
 /*
  * fs_sim.c — the simulated disk (fault model in fs_sim.h).  Each file is an
- * inode with two contents, `durable` (what survives a crash) and `cur`
- * (what reads see), plus the ordered list of writes since its last
- * fdatasync; cur is always durable with that list applied.  Names live in
- * two tables the same way: durable names, current names, and the ordered
- * list of directory changes not yet made durable by fsync_dir.
+ * inode holding ONE content, `cur` (what reads see), plus the ordered list
+ * of operations since its last fdatasync, each with what it takes to undo
+ * it: the extent the content had before it, and the held bytes it
+ * overwrote (none for the usual append past the end).  The durable content
+ * is cur with those undone, newest first; so a write is copied once (into
+ * cur), and fdatasync only drops the undo records.  Names live in two
+ * tables: durable names, current names, and the ordered list of directory
+ * changes not yet made durable by fsync_dir.
  *
- * A crash walks both lists in order and applies each write or directory
- * change to the durable side whole, torn (writes only) or not at all, then
- * makes the current side a copy of the durable one.
+ * A crash unwinds every file to its durable content (keeping each unsynced
+ * write's bytes), then walks the operations and the directory changes in
+ * order and applies each whole, torn (writes only) or not at all.
  */
 #define _GNU_SOURCE
 #include "storage/fs_sim.h"
@@ -91,18 +94,6 @@ static uint64_t content_read(const sim_content *c, uint64_t off, uint8_t *buf, u
 	return n;
 }
 
-static int content_copy(sim_content *dst, const sim_content *src)
-{
-	int rc = content_reserve(dst, src->stored);
-	if (rc != 0)
-		return rc;
-	if (src->stored)
-		memcpy(dst->bytes, src->bytes, (size_t)src->stored);
-	dst->stored = src->stored;
-	dst->size = src->size;
-	return 0;
-}
-
 static void content_free(sim_content *c)
 {
 	free(c->bytes);
@@ -117,13 +108,20 @@ typedef struct {
 	uint8_t kind;
 	uint64_t offset; /* OP_WRITE */
 	uint64_t size;   /* bytes written, or the new size */
-	uint8_t *data;   /* OP_WRITE, owned */
+	/* Undo: cur's extent before the operation, and the bytes it destroyed
+	 * that were held then (a write inside the held prefix; a truncation
+	 * below it), undo_len bytes at undo_offset. */
+	uint64_t old_stored;
+	uint64_t old_size;
+	uint64_t undo_offset;
+	uint64_t undo_len;
+	uint8_t *undo_bytes; /* owned; NULL when undo_len == 0 */
+	uint8_t *data;       /* OP_WRITE while unwound (crash, bit flip): owned */
 } sim_op;
 
 typedef struct {
-	sim_content durable;
-	sim_content cur;
-	sim_op *ops; /* unsynced, in order */
+	sim_content cur; /* durable content + ops (invariant) */
+	sim_op *ops;     /* unsynced, in order */
 	size_t op_count;
 	size_t op_cap;
 	uint32_t handles; /* open fs_files */
@@ -131,8 +129,10 @@ typedef struct {
 
 static void inode_clear_ops(sim_inode *ino)
 {
-	for (size_t i = 0; i < ino->op_count; i++)
+	for (size_t i = 0; i < ino->op_count; i++) {
+		free(ino->ops[i].undo_bytes);
 		free(ino->ops[i].data);
+	}
 	ino->op_count = 0;
 }
 
@@ -140,35 +140,33 @@ static void inode_free(sim_inode *ino)
 {
 	inode_clear_ops(ino);
 	free(ino->ops);
-	content_free(&ino->durable);
 	content_free(&ino->cur);
 	free(ino);
 }
 
-static int op_apply(sim_content *c, const sim_op *op, uint64_t keep_bytes)
+static uint64_t inode_durable_size(const sim_inode *ino)
 {
-	switch (op->kind) {
+	return ino->op_count ? ino->ops[0].old_size : ino->cur.size;
+}
+
+static int op_apply(sim_content *c, uint8_t kind, uint64_t offset, uint64_t size,
+                    const uint8_t *data, uint64_t keep_bytes)
+{
+	switch (kind) {
 	case OP_WRITE:
-		return content_write(c, op->offset, op->data, keep_bytes);
+		return content_write(c, offset, data, keep_bytes);
 	case OP_TRUNCATE:
-		content_truncate(c, op->size);
+		content_truncate(c, size);
 		return 0;
 	case OP_EXTEND:
-		content_extend(c, op->size);
+		content_extend(c, size);
 		return 0;
 	}
 	RP_CHECK(0);
 }
 
-/* cur := durable + ops (after the durable side changed under it). */
-static int inode_rebuild_cur(sim_inode *ino)
-{
-	int rc = content_copy(&ino->cur, &ino->durable);
-	for (size_t i = 0; rc == 0 && i < ino->op_count; i++)
-		rc = op_apply(&ino->cur, &ino->ops[i], ino->ops[i].size);
-	return rc;
-}
-
+/* Applies an operation to cur and records how to undo it.  On error
+ * nothing changed. */
 static int inode_push_op(sim_inode *ino, uint8_t kind, uint64_t offset, uint64_t size,
                          const void *data)
 {
@@ -182,24 +180,80 @@ static int inode_push_op(sim_inode *ino, uint8_t kind, uint64_t offset, uint64_t
 		ino->ops = ops;
 		ino->op_cap = cap;
 	}
+	sim_content *c = &ino->cur;
 	sim_op *op = &ino->ops[ino->op_count];
 	memset(op, 0, sizeof(*op));
 	op->kind = kind;
 	op->offset = offset;
 	op->size = size;
-	if (kind == OP_WRITE && size > 0) {
-		op->data = malloc((size_t)size);
-		if (!op->data)
-			return RP_ERR_NOMEM;
-		memcpy(op->data, data, (size_t)size);
+	op->old_stored = c->stored;
+	op->old_size = c->size;
+	/* The held bytes this operation destroys. */
+	uint64_t lo = 0, hi = 0;
+	if (kind == OP_WRITE) {
+		lo = offset;
+		hi = offset + size < c->stored ? offset + size : c->stored;
+	} else if (kind == OP_TRUNCATE) {
+		lo = size;
+		hi = c->stored;
 	}
-	int rc = op_apply(&ino->cur, op, size);
+	if (lo < hi) {
+		op->undo_offset = lo;
+		op->undo_len = hi - lo;
+		op->undo_bytes = malloc((size_t)op->undo_len);
+		if (!op->undo_bytes)
+			return RP_ERR_NOMEM;
+		memcpy(op->undo_bytes, c->bytes + lo, (size_t)op->undo_len);
+	}
+	int rc = op_apply(c, kind, offset, size, data, size);
 	if (rc != 0) {
-		free(op->data);
+		free(op->undo_bytes);
 		return rc;
 	}
 	ino->op_count++;
 	return 0;
+}
+
+/* cur := the durable content; each unsynced write keeps its bytes in
+ * op->data (the ops stay listed, to be replayed or dropped). */
+static void inode_unwind(sim_inode *ino)
+{
+	sim_content *c = &ino->cur;
+	for (size_t k = ino->op_count; k-- > 0;) {
+		sim_op *op = &ino->ops[k];
+		/* cur is as right after op k: a write's bytes are all held. */
+		if (op->kind == OP_WRITE && op->size > 0) {
+			RP_CHECK(op->data == NULL);
+			RP_CHECK(op->offset + op->size <= c->stored);
+			op->data = malloc((size_t)op->size);
+			RP_CHECK(op->data != NULL);
+			memcpy(op->data, c->bytes + op->offset, (size_t)op->size);
+		}
+		if (op->undo_len)
+			memcpy(c->bytes + op->undo_offset, op->undo_bytes, (size_t)op->undo_len);
+		c->stored = op->old_stored;
+		c->size = op->old_size;
+	}
+}
+
+/* After inode_unwind: applies the unwound operations again (cur is back
+ * to durable + ops, with fresh undo records). */
+static int inode_rewind(sim_inode *ino)
+{
+	size_t count = ino->op_count;
+	sim_op *ops = ino->ops;
+	ino->ops = NULL;
+	ino->op_count = 0;
+	ino->op_cap = 0;
+	int rc = 0;
+	for (size_t k = 0; k < count; k++) {
+		if (rc == 0)
+			rc = inode_push_op(ino, ops[k].kind, ops[k].offset, ops[k].size, ops[k].data);
+		free(ops[k].undo_bytes);
+		free(ops[k].data);
+	}
+	free(ops);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- names */
@@ -570,16 +624,10 @@ static int sim_fdatasync(fs *vfs, fs_file *f)
 	if (rc == 0)
 		rc = fault(d, FS_SIM_OP_SYNC);
 	if (rc == 0) {
-		sim_inode *ino = f->ino;
-		/* durable + ops == cur: applying the unsynced operations costs
-		 * what was written since the last sync, not the file's size. */
-		for (size_t i = 0; rc == 0 && i < ino->op_count; i++)
-			rc = op_apply(&ino->durable, &ino->ops[i], ino->ops[i].size);
-		if (rc == 0) {
-			RP_CHECK(ino->durable.size == ino->cur.size);
-			inode_clear_ops(ino);
-			d->stats.fdatasyncs++;
-		}
+		/* cur is durable + ops: the durable content becomes cur by
+		 * forgetting how to undo them. */
+		inode_clear_ops(f->ino);
+		d->stats.fdatasyncs++;
 	}
 	pthread_mutex_unlock(&d->lock);
 	return rc == 0 ? 0 : RP_ERR_FSYNC;
@@ -867,18 +915,20 @@ void fs_sim_crash(fs_sim *d, rp_prng *prng)
 		                   d->durable_names.v[i].ino) == 0);
 	for (size_t i = 0; i < d->inode_count; i++) {
 		sim_inode *ino = d->inodes[i];
+		inode_unwind(ino); /* cur := durable */
 		for (size_t k = 0; k < ino->op_count; k++) {
 			const sim_op *op = &ino->ops[k];
 			if (rp_prng_chance_ppm(prng, d->faults.crash_keep_ppm)) {
-				RP_CHECK(op_apply(&ino->durable, op, op->size) == 0);
+				RP_CHECK(op_apply(&ino->cur, op->kind, op->offset, op->size, op->data,
+				                  op->size) == 0);
 				continue;
 			}
 			uint64_t torn = crash_torn_bytes(d, op, prng);
 			if (torn > 0)
-				RP_CHECK(op_apply(&ino->durable, op, torn) == 0);
+				RP_CHECK(op_apply(&ino->cur, op->kind, op->offset, op->size, op->data,
+				                  torn) == 0);
 		}
 		inode_clear_ops(ino);
-		RP_CHECK(content_copy(&ino->cur, &ino->durable) == 0);
 	}
 	d->generation++;
 	d->stats.crashes++;
@@ -894,16 +944,18 @@ int fs_sim_flip_bit_at(fs_sim *d, const char *path, uint64_t offset, unsigned bi
 	sim_name *n = names_find(&d->cur_names, path);
 	if (!n)
 		rc = RP_ERR_NOTFOUND;
-	else if (offset >= n->ino->durable.size)
+	else if (offset >= inode_durable_size(n->ino))
 		rc = RP_ERR_INVALID;
 	if (rc == 0) {
 		sim_inode *ino = n->ino;
+		inode_unwind(ino); /* cur := durable */
 		uint8_t byte = 0;
-		content_read(&ino->durable, offset, &byte, 1);
+		content_read(&ino->cur, offset, &byte, 1);
 		byte ^= (uint8_t)(1u << bit);
-		rc = content_write(&ino->durable, offset, &byte, 1);
+		rc = content_write(&ino->cur, offset, &byte, 1);
+		int rrc = inode_rewind(ino);
 		if (rc == 0)
-			rc = inode_rebuild_cur(ino);
+			rc = rrc;
 	}
 	pthread_mutex_unlock(&d->lock);
 	return rc;
@@ -914,7 +966,7 @@ int fs_sim_flip_bits(fs_sim *d, const char *path, uint32_t count, rp_prng *prng)
 	RP_CHECK(path != NULL && prng != NULL);
 	pthread_mutex_lock(&d->lock);
 	sim_name *n = names_find(&d->cur_names, path);
-	uint64_t size = n ? n->ino->durable.size : 0;
+	uint64_t size = n ? inode_durable_size(n->ino) : 0;
 	pthread_mutex_unlock(&d->lock);
 	if (!n)
 		return RP_ERR_NOTFOUND;

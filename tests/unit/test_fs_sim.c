@@ -429,4 +429,131 @@ TEST(capacity_bound_gives_enospc)
 	fs_sim_destroy(d);
 }
 
+/*
+ * The undo log behind unsynced writes (fs_sim.c), against a model that
+ * keeps the durable bytes and replays the unsynced operations: random
+ * overwrites inside and past the written part, truncations and
+ * preallocations, syncs, bit flips while writes are pending, and crashes
+ * that keep every unsynced write or lose every one.  After each step the
+ * file reads as the model's current content.
+ */
+enum { MODEL_CAP = 3000, MODEL_OPS = 64 };
+
+typedef struct {
+	uint8_t kind; /* 1 write, 2 truncate, 3 extend */
+	uint64_t offset;
+	uint64_t size;
+	uint8_t data[600];
+} model_op;
+
+typedef struct {
+	uint8_t durable[MODEL_CAP];
+	uint64_t durable_size;
+	model_op ops[MODEL_OPS];
+	size_t op_count;
+} model_file;
+
+static uint64_t model_apply(const model_file *m, uint8_t out[MODEL_CAP])
+{
+	uint64_t size = m->durable_size;
+	memcpy(out, m->durable, MODEL_CAP);
+	for (size_t i = 0; i < m->op_count; i++) {
+		const model_op *op = &m->ops[i];
+		if (op->kind == 1) {
+			memcpy(out + op->offset, op->data, (size_t)op->size);
+			if (op->offset + op->size > size)
+				size = op->offset + op->size;
+		} else if (op->kind == 2) {
+			memset(out + op->size, 0, (size_t)(MODEL_CAP - op->size));
+			size = op->size;
+		} else if (op->size > size) {
+			size = op->size;
+		}
+	}
+	return size;
+}
+
+static void model_check(fs_sim *d, const model_file *m)
+{
+	uint8_t want[MODEL_CAP];
+	uint64_t size = model_apply(m, want);
+	CHECK_EQ(file_size(d, "d/m"), size);
+	fs_file *f;
+	uint8_t got[MODEL_CAP];
+	size_t n = 0;
+	CHECK_EQ(fs_open(fs_sim_fs(d), "d/m", FS_OPEN_READ_ONLY, &f), 0);
+	CHECK_EQ(fs_pread(fs_sim_fs(d), f, got, sizeof(got), 0, &n), 0);
+	CHECK_EQ(n, size);
+	CHECK(memcmp(got, want, (size_t)size) == 0);
+	fs_close(fs_sim_fs(d), f);
+}
+
+TEST(unsynced_writes_truncations_and_flips_match_a_model)
+{
+	for (uint64_t seed = 0; seed < 60; seed++) {
+		rp_prng p;
+		rp_prng_init(&p, 1000 + seed);
+		bool keep_all = seed % 2 == 0;
+		fs_sim *d = disk_new(keep_all ? 1000000 : 0, 0, &p);
+		fs *v = fs_sim_fs(d);
+		make_synced(d, "d/m", 0, 0);
+		static model_file m;
+		memset(&m, 0, sizeof(m));
+		fs_file *f;
+		CHECK_EQ(fs_open(v, "d/m", 0, &f), 0);
+		for (int step = 0; step < 300; step++) {
+			uint64_t what = rp_prng_below(&p, 100);
+			uint8_t cur[MODEL_CAP];
+			uint64_t cur_size = model_apply(&m, cur);
+			if (what < 50 && m.op_count < MODEL_OPS) {
+				model_op *op = &m.ops[m.op_count];
+				op->kind = 1;
+				op->size = 1 + rp_prng_below(&p, sizeof(op->data));
+				op->offset = rp_prng_below(&p, MODEL_CAP - op->size + 1);
+				for (size_t i = 0; i < op->size; i++)
+					op->data[i] = (uint8_t)(1 + rp_prng_below(&p, 255));
+				CHECK_EQ(fs_pwrite(v, f, op->data, (size_t)op->size, op->offset), 0);
+				m.op_count++;
+			} else if (what < 58 && m.op_count < MODEL_OPS) {
+				model_op *op = &m.ops[m.op_count++];
+				op->kind = 2;
+				op->size = rp_prng_below(&p, cur_size + 1);
+				CHECK_EQ(fs_truncate(v, f, op->size), 0);
+			} else if (what < 64 && m.op_count < MODEL_OPS) {
+				uint64_t size = rp_prng_below(&p, MODEL_CAP + 1);
+				CHECK_EQ(fs_fallocate(v, f, size), 0);
+				if (size > cur_size) { /* a smaller one changes nothing */
+					model_op *op = &m.ops[m.op_count++];
+					op->kind = 3;
+					op->size = size;
+				}
+			} else if (what < 76) {
+				CHECK_EQ(fs_fdatasync(v, f), 0);
+				m.durable_size = model_apply(&m, m.durable);
+				m.op_count = 0;
+			} else if (what < 88) {
+				if (m.durable_size == 0) {
+					CHECK_EQ(fs_sim_flip_bit_at(d, "d/m", 0, 1), RP_ERR_INVALID);
+					continue;
+				}
+				uint64_t at = rp_prng_below(&p, m.durable_size);
+				unsigned bit = (unsigned)rp_prng_below(&p, 8);
+				CHECK_EQ(fs_sim_flip_bit_at(d, "d/m", at, bit), 0);
+				m.durable[at] ^= (uint8_t)(1u << bit);
+			} else if (what < 94) {
+				CHECK_EQ(fs_close(v, f), 0);
+				fs_sim_crash(d, &p);
+				if (keep_all)
+					m.durable_size = model_apply(&m, m.durable);
+				m.op_count = 0;
+				CHECK_EQ(fs_sim_unsynced_ops(d), 0);
+				CHECK_EQ(fs_open(v, "d/m", 0, &f), 0);
+			}
+			model_check(d, &m);
+		}
+		CHECK_EQ(fs_close(v, f), 0);
+		fs_sim_destroy(d);
+	}
+}
+
 TEST_MAIN()
