@@ -419,7 +419,7 @@ int peer_encode_msg(peer_buf *b, const hp_msg *m)
 	return frame_end(b, PEER_F_MSG, &w);
 }
 
-/* JOIN_REQ: u64 node_id, text peer_addr, text client_addr. */
+/* JOIN_REQ: u64 node_id, u8 flags (PEER_JOIN_FRESH), text peer_addr, text client_addr. */
 int peer_encode_join_req(peer_buf *b, const peer_join_req *r)
 {
 	RP_CHECK(r != NULL);
@@ -428,12 +428,15 @@ int peer_encode_join_req(peer_buf *b, const peer_join_req *r)
 	if (!str_ok(r->peer_addr, r->peer_addr_len, PEER_ADDR_MAX, false) ||
 	    !str_ok(r->client_addr, r->client_addr_len, PEER_ADDR_MAX, false))
 		return RP_ERR_INVALID;
-	uint64_t size = 8 + (4 + r->peer_addr_len + 1) + (4 + r->client_addr_len + 1);
+	if (r->flags & ~PEER_JOIN_FRESH)
+		return RP_ERR_INVALID;
+	uint64_t size = 8 + 1 + (4 + r->peer_addr_len + 1) + (4 + r->client_addr_len + 1);
 	wr w;
 	int rc = frame_begin(b, size, &w);
 	if (rc)
 		return rc;
 	wr_u64(&w, r->node_id);
+	wr_u8(&w, r->flags);
 	wr_text(&w, r->peer_addr, r->peer_addr_len);
 	wr_text(&w, r->client_addr, r->client_addr_len);
 	return frame_end(b, PEER_F_JOIN_REQ, &w);
@@ -764,12 +767,13 @@ int peer_decode_join_req(const uint8_t *p, size_t n, peer_join_req *q)
 	rd_init(&r, p, n);
 	memset(q, 0, sizeof(*q));
 	q->node_id = rd_u64(&r);
+	q->flags = rd_u8(&r);
 	q->peer_addr = rd_text(&r, PEER_ADDR_MAX, false, &q->peer_addr_len);
 	q->client_addr = rd_text(&r, PEER_ADDR_MAX, false, &q->client_addr_len);
 	int rc = rd_finish(&r);
 	if (rc)
 		return rc;
-	if (q->node_id == 0)
+	if (q->node_id == 0 || (q->flags & ~PEER_JOIN_FRESH))
 		return RP_ERR_CORRUPT;
 	return 0;
 }

@@ -120,9 +120,14 @@ typedef struct {
 	size_t client_addr_len;
 } peer_hello;
 
-/* A node asks to join: node_id non-zero, addresses as in peer_hello. */
+/* A node asks to join: node_id non-zero, addresses as in peer_hello.
+ * flags: PEER_JOIN_FRESH when the node holds no consensus state at all (a
+ * new node): the leader refuses it an id that is already a member, since a
+ * member that lost its log must never vote again under its old id. */
+enum { PEER_JOIN_FRESH = 1 };
 typedef struct {
 	uint64_t node_id;
+	uint8_t flags;
 	const char *peer_addr;
 	size_t peer_addr_len;
 	const char *client_addr;

@@ -939,6 +939,16 @@ static void on_join_req(srv *s, peer_conn *c, const peer_join_req *j)
 		join_reply(s, c, PEER_JOIN_REFUSED, "a joining node needs an id and a peer address");
 		return;
 	}
+	if ((j->flags & PEER_JOIN_FRESH) && hp_conf_is_voter(&s->st.conf, j->node_id)) {
+		/* A new node under a voter's id: it would vote with an empty log. */
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+		         "node id %llu is already a member; give the new node another --node-id "
+		         "(or remove %llu first)",
+		         (unsigned long long)j->node_id, (unsigned long long)j->node_id);
+		join_reply(s, c, PEER_JOIN_REFUSED, msg);
+		return;
+	}
 	const srv_node_addr *a = srv_addr_find(s, j->node_id);
 	if (a == NULL || !a->replicated || strcmp(a->peer_addr, pa) != 0 ||
 	    strcmp(a->client_addr, ca) != 0) {
@@ -1001,6 +1011,11 @@ static void on_join_resp(srv *s, const peer_join_resp *j)
 {
 	if (s->joined && s->cluster_id != 0)
 		return;
+	if (s->cluster_id == 0 && j->cluster_id != 0 && j->status != PEER_JOIN_REFUSED) {
+		/* The cluster we are joining: from now on its frames are ours. */
+		s->cluster_id = j->cluster_id;
+		peer_transport_set_cluster(s->pt, s->cluster_id);
+	}
 	if (j->status == 0 && j->cluster_id != 0) {
 		s->joined = true;
 		s->cluster_id = j->cluster_id;
@@ -1016,6 +1031,7 @@ static void on_join_resp(srv *s, const peer_join_resp *j)
 		char addr[PEER_ADDR_MAX + 1];
 		snprintf(addr, sizeof(addr), "%.*s", (int)j->leader_addr_len, j->leader_addr);
 		peer_join_req req = {.node_id = s->node_id,
+		                     .flags = s->st.last_index == 0 && s->st.term == 0 ? PEER_JOIN_FRESH : 0,
 		                     .peer_addr = s->peer_addr,
 		                     .peer_addr_len = strlen(s->peer_addr),
 		                     .client_addr = s->client_addr,
@@ -1042,6 +1058,7 @@ static void join_tick(srv *s)
 	const char *seed = s->cfg.seed_peers[s->join_seed_index % s->cfg.seed_count];
 	s->join_seed_index++;
 	peer_join_req req = {.node_id = s->node_id,
+	                     .flags = s->st.last_index == 0 && s->st.term == 0 ? PEER_JOIN_FRESH : 0,
 	                     .peer_addr = s->peer_addr,
 	                     .peer_addr_len = strlen(s->peer_addr),
 	                     .client_addr = s->client_addr,

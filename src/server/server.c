@@ -89,12 +89,46 @@ static void prepare_cb(uv_prepare_t *p)
 
 /* ----------------------------------------------------------------- peers */
 
+static struct srv_peer_cid *cid_find(srv *s, const peer_conn *c)
+{
+	for (size_t i = 0; i < s->cid_count; i++)
+		if (s->cids[i].conn == c)
+			return &s->cids[i];
+	return NULL;
+}
+
+/* Whether a frame on c may reach the core or the request path: only from
+ * our own cluster, or from a joining node (HELLO cluster 0) that the log
+ * already made a member.  Joins and their answers pass (they are how a
+ * node learns its cluster).  A node of another cluster that happens to
+ * reuse our node ids and addresses must never feed our log. */
+static bool frame_allowed(srv *s, peer_conn *c, uint64_t from, uint8_t type)
+{
+	if (type == PEER_F_JOIN_REQ || type == PEER_F_JOIN_RESP)
+		return true;
+	if (s->cluster_id == 0)
+		return false;
+	const struct srv_peer_cid *e = cid_find(s, c);
+	uint64_t cid = e ? e->cluster_id : 0;
+	if (cid == s->cluster_id)
+		return true;
+	return cid == 0 && (hp_conf_is_voter(&s->st.conf, from) ||
+	                    hp_conf_is_learner(&s->st.conf, from));
+}
+
 static void peer_frame_cb(void *ctx, peer_conn *c, uint64_t from, uint8_t type,
                           const uint8_t *payload, size_t len)
 {
 	srv *s = ctx;
 	if (s->stopping == 2)
 		return;
+	if (!frame_allowed(s, c, from, type)) {
+		if (s->foreign_frames++ % 1000 == 0)
+			RP_WARN("ignoring frames from n%llu: it belongs to another cluster, or is not "
+			        "a member yet (%llu ignored so far)",
+			        (unsigned long long)from, (unsigned long long)s->foreign_frames);
+		return;
+	}
 	srv_exec_peer_frame(s, c, from, type, payload, len);
 }
 
@@ -105,12 +139,31 @@ static void peer_hello_cb(void *ctx, peer_conn *c, const peer_hello *h)
 	char pa[PEER_ADDR_MAX + 1], ca[PEER_ADDR_MAX + 1];
 	snprintf(pa, sizeof(pa), "%.*s", (int)h->peer_addr_len, h->peer_addr);
 	snprintf(ca, sizeof(ca), "%.*s", (int)h->client_addr_len, h->client_addr);
-	srv_addr_learn(s, h->node_id, pa, ca, false);
+	struct srv_peer_cid *e = cid_find(s, c);
+	if (e == NULL) {
+		if (s->cid_count == s->cid_cap) {
+			size_t cap = s->cid_cap ? s->cid_cap * 2 : 16;
+			struct srv_peer_cid *grown = realloc(s->cids, cap * sizeof(*grown));
+			if (grown == NULL)
+				return; /* unknown connection: its frames are ignored */
+			s->cids = grown;
+			s->cid_cap = cap;
+		}
+		e = &s->cids[s->cid_count++];
+		e->conn = c;
+	}
+	e->cluster_id = h->cluster_id;
+	/* Addresses only from our own cluster or a joining node. */
+	if (h->cluster_id == 0 || s->cluster_id == 0 || h->cluster_id == s->cluster_id)
+		srv_addr_learn(s, h->node_id, pa, ca, false);
 }
 
 static void peer_close_cb(void *ctx, peer_conn *c)
 {
 	srv *s = ctx;
+	struct srv_peer_cid *e = cid_find(s, c);
+	if (e)
+		*e = s->cids[--s->cid_count];
 	if (s->stopping == 2)
 		return;
 	srv_exec_peer_closed(s, c);
@@ -313,6 +366,7 @@ int srv_main_run(const srv_config *cfg)
 	peer_buf_deinit(&s->fbuf);
 	peer_scratch_deinit(&s->scratch);
 	free(s->rbatches);
+	free(s->cids);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	int code = s->exit_code;

@@ -215,6 +215,14 @@ struct srv {
 	size_t node_count;
 	/* peers */
 	peer_transport *pt;
+	/* The cluster id each live connection's HELLO named: consensus frames
+	 * are taken only from our own cluster (a joining node says 0). */
+	struct srv_peer_cid {
+		peer_conn *conn;
+		uint64_t cluster_id;
+	} *cids;
+	size_t cid_count, cid_cap;
+	uint64_t foreign_frames;
 	/* clients */
 	uv_tcp_t listener;
 	srv_conn *conns;

@@ -10,7 +10,7 @@
 # instead of hanging.
 
 RP_BIN=${RP_BIN:-build/release/rasputind}
-RP_BASE=${RP_BASE:-17000}
+RP_BASE=${RP_BASE:-}
 RP_DIR=${RP_DIR:-}
 RP_ARGS=${RP_ARGS:-}
 RP_LEASE_MS=${RP_LEASE_MS:-500}
@@ -100,8 +100,18 @@ rp_wait_role() {
 # rp_cluster_start N: node 1 bootstraps, the others join; waits for
 # min(N, 3) voters and every node answering.
 rp_cluster_start() {
-	local n=$1 i want
+	local n=$1 i want port
 	mkdir -p "$RP_DIR"
+	[ -n "$RP_BASE" ] || { echo "RP_BASE is not set" >&2; return 1; }
+	# Fail fast, and say why, if another process holds our ports.
+	for ((i = 1; i <= n; i++)); do
+		for port in "$(rp_cli_port "$i")" "$(rp_peer_port "$i")"; do
+			if ss -Htln "sport = :$port" | grep -q .; then
+				echo "port $port is in use (another cluster test running?)" >&2
+				return 1
+			fi
+		done
+	done
 	rp_start_node 1
 	rp_wait_leader 1 20 >/dev/null || return 1
 	for ((i = 2; i <= n; i++)); do
@@ -153,10 +163,13 @@ rp_kill9() {
 
 # rp_cleanup: kills whatever is left (for traps).
 rp_cleanup() {
-	local f
+	local f pid
 	for f in "$RP_DIR"/n*.pid; do
 		[ -e "$f" ] || continue
-		kill -9 "$(cat "$f")" 2>/dev/null
+		pid=$(cat "$f")
+		kill -9 "$pid" 2>/dev/null
+		# Reaped before we return, so the next test can bind its ports.
+		wait "$pid" 2>/dev/null
 		rm -f "$f"
 	done
 }

@@ -7,9 +7,29 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
-RP_BASE=${RP_BASE:-17000}
+RP_BASE=17000
 RP_DIR=$(mktemp -d /tmp/rasputin-basic.XXXXXX)
 trap 'rp_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$RP_DIR"' EXIT
+
+# Flags: a bad one is one line and exit 2; --help and --version exit 0.
+out=$("$RP_BIN" --peer-port abc 2>&1)
+rc=$?
+expect "a bad flag value exits 2" 2 "$rc"
+expect "... with one line of explanation" 1 "$(echo "$out" | wc -l)"
+"$RP_BIN" --no-such-flag >/dev/null 2>&1
+expect "an unknown flag exits 2" 2 "$?"
+printf 'lease-ms = 5\n' >"$RP_DIR/bad.conf"
+out=$("$RP_BIN" --config "$RP_DIR/bad.conf" 2>&1)
+rc=$?
+case "$out" in *"bad.conf:1"*) ok "a bad config value names file:line (exit $rc)" ;;
+*) fail "bad config value" "$out" ;; esac
+help=$("$RP_BIN" --help)
+echo "$help" | grep -q -- "--seed-peers" && ok "--help lists the flags" || fail "--help" "no --seed-peers"
+expect "--version" "rasputind 0.1.0" "$("$RP_BIN" --version)"
+mkdir -p "$RP_DIR/nojoin"
+out=$("$RP_BIN" --storage-dir "$RP_DIR/nojoin" --cli-port 17099 --peer-port 17199 2>&1)
+case "$out" in *"--init"*"--seed-peers"*) ok "an empty node without --init or --seed-peers says how to start" ;;
+*) fail "empty node" "$out" ;; esac
 
 if ! rp_cluster_start 3; then
 	fail "cluster formation" "3 voters did not form"
@@ -82,6 +102,23 @@ for who in "$F" "$L"; do
 	fi
 done
 keys_before=$(rp_cmd "$L" DBSIZE)
+
+# A new node that reuses a voter's id is refused (it would vote with an
+# empty log), and the real member is untouched.
+mkdir -p "$RP_DIR/dup"
+"$RP_BIN" --node-id 2 --bind 127.0.0.1 --cli-port $((RP_BASE + 90)) --peer-port $((RP_BASE + 190)) \
+	--storage-dir "$RP_DIR/dup/data" --logfile "$RP_DIR/dup/log" --lease-ms "$RP_LEASE_MS" \
+	--seed-peers "127.0.0.1:$(rp_peer_port 1)" &
+dup=$!
+start=$SECONDS
+until grep -q "join refused" "$RP_DIR/dup/log" 2>/dev/null || [ $((SECONDS - start)) -ge 15 ]; do sleep 0.2; done
+kill -9 "$dup" 2>/dev/null
+wait "$dup" 2>/dev/null
+grep -q "already a member" "$RP_DIR/dup/log" && ok "a fresh node reusing voter id 2 is refused" ||
+	fail "duplicate id" "$(tail -n 3 "$RP_DIR/dup/log")"
+expect "... and the real node 2 still serves" v5 "$(rp_cmd 2 GET k1)"
+expect "... with its addresses unchanged" 1 \
+	"$(rp_cmd 1 RASPUTIN NODES | grep -c "127.0.0.1:$(rp_peer_port 2)")"
 
 # A fourth node joins as a learner (replication factor 3), then is removed.
 rp_start_node 4

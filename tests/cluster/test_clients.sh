@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
-RP_BASE=${RP_BASE:-17400}
+RP_BASE=17400
 RP_DIR=$(mktemp -d /tmp/rasputin-clients.XXXXXX)
 trap 'rp_cleanup; rm -rf "$RP_DIR"' EXIT
 

@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
-RP_BASE=${RP_BASE:-17200}
+RP_BASE=17200
 RP_DIR=$(mktemp -d /tmp/rasputin-kill.XXXXXX)
 trap 'rp_cleanup; rm -rf "$RP_DIR"' EXIT
 SECS=${KILL_TEST_SECONDS:-12}

@@ -345,6 +345,7 @@ TEST(join_round_trip)
 	peer_buf b;
 	peer_buf_init(&b);
 	peer_join_req q = {.node_id = 8,
+			   .flags = PEER_JOIN_FRESH,
 			   .peer_addr = "host.example:7101",
 			   .peer_addr_len = 17,
 			   .client_addr = "host.example:6379",
@@ -356,6 +357,7 @@ TEST(join_round_trip)
 	peer_join_req gq;
 	CHECK_EQ(peer_decode_join_req(p, n, &gq), 0);
 	CHECK_EQ(gq.node_id, 8);
+	CHECK_EQ(gq.flags, PEER_JOIN_FRESH);
 	CHECK(str_eq(gq.peer_addr, gq.peer_addr_len, "host.example:7101"));
 	CHECK(str_eq(gq.client_addr, gq.client_addr_len, "host.example:6379"));
 
@@ -846,12 +848,18 @@ TEST(text_limits_refused)
 		peer_join_resp r;
 		CHECK_EQ(peer_decode_join_resp(p, 4 + 16 + 10, &r), RP_ERR_CORRUPT);
 	}
-	/* join_req: node 0 */
+	/* join_req (u64 id, u8 flags, two empty texts): node 0, unknown flags */
 	memset(p, 0, sizeof(p));
 	peer_join_req q;
-	CHECK_EQ(peer_decode_join_req(p, 18, &q), RP_ERR_CORRUPT);
+	CHECK_EQ(peer_decode_join_req(p, 19, &q), RP_ERR_CORRUPT);
 	p[0] = 1;
-	CHECK_EQ(peer_decode_join_req(p, 18, &q), 0);
+	CHECK_EQ(peer_decode_join_req(p, 19, &q), 0);
+	CHECK_EQ(q.flags, 0);
+	p[8] = PEER_JOIN_FRESH;
+	CHECK_EQ(peer_decode_join_req(p, 19, &q), 0);
+	CHECK_EQ(q.flags, PEER_JOIN_FRESH);
+	p[8] = 2;
+	CHECK_EQ(peer_decode_join_req(p, 19, &q), RP_ERR_CORRUPT);
 }
 
 TEST(encoders_refuse_and_append_nothing)
