@@ -839,11 +839,10 @@ static void leader_duties(srv *s)
 	if (!srv_is_leader(s))
 		return;
 	const srv_node_addr *me = srv_addr_find(s, s->node_id);
-	static uint64_t meta_sent_at;
 	uint64_t now = srv_mono_us();
 	if ((me == NULL || !me->replicated || strcmp(me->peer_addr, s->peer_addr) != 0 ||
 	     strcmp(me->client_addr, s->client_addr) != 0) &&
-	    now - meta_sent_at > 1000000) {
+	    now - s->meta_sent_us > 1000000) {
 		sm_buf e;
 		sm_buf_init(&e);
 		if (srv_meta_entry(s, s->node_id, s->peer_addr, s->client_addr, &e) == 0) {
@@ -851,7 +850,7 @@ static void leader_duties(srv *s)
 			if (hp_propose(s->core, srv_now_us(s), e.data, (uint32_t)e.size, &index, &term) ==
 			    HP_OK) {
 				s->last_proposed = index;
-				meta_sent_at = now;
+				s->meta_sent_us = now;
 			}
 		}
 		sm_buf_deinit(&e);
@@ -1007,6 +1006,20 @@ static void on_join_req(srv *s, peer_conn *c, const peer_join_req *j)
 	join_reply(s, c, 0, "joined");
 }
 
+/* Asks the node at addr (a seed, or the leader a seed named) to let us in. */
+static void send_join(srv *s, const char *addr)
+{
+	peer_join_req req = {.node_id = s->node_id,
+	                     .flags = s->st.last_index == 0 && s->st.term == 0 ? PEER_JOIN_FRESH : 0,
+	                     .peer_addr = s->peer_addr,
+	                     .peer_addr_len = strlen(s->peer_addr),
+	                     .client_addr = s->client_addr,
+	                     .client_addr_len = strlen(s->client_addr)};
+	peer_buf_reset(&s->fbuf);
+	if (peer_encode_join_req(&s->fbuf, &req) == 0)
+		(void)peer_send_addr(s->pt, addr, s->fbuf.data, s->fbuf.len);
+}
+
 static void on_join_resp(srv *s, const peer_join_resp *j)
 {
 	if (s->joined && s->cluster_id != 0)
@@ -1030,15 +1043,7 @@ static void on_join_resp(srv *s, const peer_join_resp *j)
 		/* Ask the leader next, once. */
 		char addr[PEER_ADDR_MAX + 1];
 		snprintf(addr, sizeof(addr), "%.*s", (int)j->leader_addr_len, j->leader_addr);
-		peer_join_req req = {.node_id = s->node_id,
-		                     .flags = s->st.last_index == 0 && s->st.term == 0 ? PEER_JOIN_FRESH : 0,
-		                     .peer_addr = s->peer_addr,
-		                     .peer_addr_len = strlen(s->peer_addr),
-		                     .client_addr = s->client_addr,
-		                     .client_addr_len = strlen(s->client_addr)};
-		peer_buf_reset(&s->fbuf);
-		if (peer_encode_join_req(&s->fbuf, &req) == 0)
-			(void)peer_send_addr(s->pt, addr, s->fbuf.data, s->fbuf.len);
+		send_join(s, addr);
 		return;
 	}
 	if (j->status == PEER_JOIN_REFUSED)
@@ -1057,15 +1062,7 @@ static void join_tick(srv *s)
 	s->join_next_us = now + SRV_JOIN_RETRY_MS * 1000;
 	const char *seed = s->cfg.seed_peers[s->join_seed_index % s->cfg.seed_count];
 	s->join_seed_index++;
-	peer_join_req req = {.node_id = s->node_id,
-	                     .flags = s->st.last_index == 0 && s->st.term == 0 ? PEER_JOIN_FRESH : 0,
-	                     .peer_addr = s->peer_addr,
-	                     .peer_addr_len = strlen(s->peer_addr),
-	                     .client_addr = s->client_addr,
-	                     .client_addr_len = strlen(s->client_addr)};
-	peer_buf_reset(&s->fbuf);
-	if (peer_encode_join_req(&s->fbuf, &req) == 0)
-		(void)peer_send_addr(s->pt, seed, s->fbuf.data, s->fbuf.len);
+	send_join(s, seed);
 }
 
 /* -------------------------------------------------------------- peer frames */

@@ -235,6 +235,7 @@ struct srv {
 	int stopping; /* 0 running, 1 handing leadership over, 2 closing */
 	uint64_t stop_deadline_us;
 	uint64_t join_next_us;
+	uint64_t meta_sent_us;   /* the leader last proposed its own addresses */
 	uint32_t join_seed_index;
 	int exit_code;
 	/* stats */
