@@ -31,7 +31,7 @@ UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 
 MUTANTS := grant_shorter_log commit_old_term ack_before_persist no_drift_margin skip_noop
 
-.PHONY: all deps test unit run demo faults sim sim-long model tidy format clean mutants bench-storage fuzz
+.PHONY: all deps test unit run demo faults bench bench-deps sim sim-long model tidy format clean mutants bench-storage fuzz
 .SECONDARY:
 
 all: build/release/rasputin-sim build/release/rasputind build/release/rasputin-cli \
@@ -132,6 +132,24 @@ demo: build/release/rasputin-sim
 test: $(UNIT_BINS) build/release/rasputin-sim build/debug/rasputin-sim mutants build/release/crash_writer \
       $(CLUSTER_BINS)
 	@./tests/run.sh
+
+# make bench: rasputin beside etcd and Redis on this machine, one run (a benchmark,
+# not a test; docs/performance.md).  BENCH_QUICK=1 for a smoke run.
+BENCH_TOOLS := build/release/bench/rpload build/release/bench/probe build/release/bench/etcdload
+build/release/bench/rpload: bench/rpload.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(RELEASE_FLAGS) $< -o $@
+build/release/bench/probe: bench/probe.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(RELEASE_FLAGS) $< -o $@
+build/release/bench/etcdload: $(wildcard bench/etcdload/*.go) | bench-deps
+	@mkdir -p $(dir $@)
+	GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOCACHE=$(CURDIR)/build/go-cache \
+		go build -o $@ ./bench/etcdload
+bench-deps:
+	@./scripts/deps.sh bench
+bench: bench-deps build/release/rasputind $(BENCH_TOOLS)
+	@/usr/bin/python3 bench/run.py
 
 # make faults: the black-box fault campaign on real processes in network
 # namespaces (5 nodes, 5 minutes, every nemesis) and the leader-stability

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package the build and the tests need. Idempotent:
 # quiet and quick when everything is already present.
-# `scripts/deps.sh bench` also installs what `make bench` needs (bench/run.sh):
+# `scripts/deps.sh bench` also installs what `make bench` needs (bench/run.py):
 # the systems it compares against and the tools that drive them.
 set -euo pipefail
 

@@ -1,0 +1,225 @@
+/*
+ * probe — the two physical references of the single-client write latency
+ * target in bench/run.py, measured on this machine in the same run:
+ *
+ *   probe fsync DIR COUNT   COUNT times: append 100 bytes to a new file in DIR
+ *                           and fdatasync it (the file grows, as a log does);
+ *                           then COUNT overwrites of 100 bytes + fdatasync in a
+ *                           file of zeros written and synced beforehand
+ *   probe rtt COUNT         COUNT ping-pongs of 100 bytes over loopback TCP
+ *                           between two processes (TCP_NODELAY, blocking), as
+ *                           between two nodes on one machine
+ *
+ * Output, one line per measurement (nearest-rank percentiles):
+ *   RESULT probe=fsync_append n=2000 p50_us=180.2 p99_us=900.1 avg_us=210.0
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { REC = 100 };
+
+static void die(const char *what)
+{
+	fprintf(stderr, "probe: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, uint64_t *ns, long n)
+{
+	qsort(ns, (size_t)n, sizeof(*ns), cmp_u64);
+	double sum = 0;
+	for (long i = 0; i < n; i++)
+		sum += (double)ns[i];
+	long i50 = (n + 1) / 2 - 1, i99 = (long)((double)n * 0.99 + 0.999999999) - 1;
+	printf("RESULT probe=%s n=%ld p50_us=%.1f p99_us=%.1f avg_us=%.1f\n", name, n,
+	       (double)ns[i50] / 1e3, (double)ns[i99] / 1e3, sum / (double)n / 1e3);
+	fflush(stdout);
+}
+
+static void write_all(int fd, const char *p, size_t n, off_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			die("pwrite");
+		}
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+}
+
+static void probe_fsync(const char *dir, long count)
+{
+	char path[4096], rec[REC];
+	memset(rec, 'x', sizeof(rec));
+	uint64_t *ns = malloc(sizeof(uint64_t) * (size_t)count);
+	if (!ns)
+		die("malloc");
+
+	snprintf(path, sizeof(path), "%s/probe-append.%d", dir, (int)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die(path);
+	for (long i = 0; i < count; i++) {
+		uint64_t t = now_ns();
+		write_all(fd, rec, sizeof(rec), (off_t)(i * REC));
+		if (fdatasync(fd) < 0)
+			die("fdatasync");
+		ns[i] = now_ns() - t;
+	}
+	close(fd);
+	unlink(path);
+	report("fsync_append", ns, count);
+
+	snprintf(path, sizeof(path), "%s/probe-overwrite.%d", dir, (int)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die(path);
+	size_t size = (size_t)count * REC;
+	char *zeros = calloc(1, size);
+	if (!zeros)
+		die("calloc");
+	write_all(fd, zeros, size, 0);
+	free(zeros);
+	if (fsync(fd) < 0)
+		die("fsync");
+	for (long i = 0; i < count; i++) {
+		uint64_t t = now_ns();
+		write_all(fd, rec, sizeof(rec), (off_t)(i * REC));
+		if (fdatasync(fd) < 0)
+			die("fdatasync");
+		ns[i] = now_ns() - t;
+	}
+	close(fd);
+	unlink(path);
+	report("fsync_overwrite", ns, count);
+	free(ns);
+}
+
+static void read_all(int fd, char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			die("read");
+		p += r;
+		n -= (size_t)r;
+	}
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			die("write");
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static int listen_fd;
+static long rtt_count;
+
+static void echo_server(void)
+{
+	int fd = accept(listen_fd, NULL, NULL);
+	if (fd < 0)
+		die("accept");
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	char b[REC];
+	for (long i = 0; i < rtt_count + 100; i++) {
+		read_all(fd, b, sizeof(b));
+		send_all(fd, b, sizeof(b));
+	}
+	close(fd);
+}
+
+static void probe_rtt(long count)
+{
+	rtt_count = count;
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0)
+		die("socket");
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	if (bind(listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(listen_fd, 1) < 0 ||
+	    getsockname(listen_fd, (struct sockaddr *)&a, &al) < 0)
+		die("bind");
+	pid_t child = fork();
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		echo_server();
+		_exit(0);
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("connect");
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	uint64_t *ns = malloc(sizeof(uint64_t) * (size_t)count);
+	if (!ns)
+		die("malloc");
+	char b[REC];
+	memset(b, 'x', sizeof(b));
+	for (long i = 0; i < count + 100; i++) {
+		uint64_t t = now_ns();
+		send_all(fd, b, sizeof(b));
+		read_all(fd, b, sizeof(b));
+		if (i >= 100) /* the first 100 warm up */
+			ns[i - 100] = now_ns() - t;
+	}
+	close(fd);
+	waitpid(child, NULL, 0);
+	close(listen_fd);
+	report("rtt", ns, count);
+	free(ns);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "fsync") == 0) {
+		probe_fsync(argv[2], atol(argv[3]) > 0 ? atol(argv[3]) : 1000);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "rtt") == 0) {
+		probe_rtt(atol(argv[2]) > 0 ? atol(argv[2]) : 10000);
+		return 0;
+	}
+	fprintf(stderr, "usage: probe fsync DIR COUNT | probe rtt COUNT\n");
+	return 2;
+}
