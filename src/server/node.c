@@ -346,6 +346,33 @@ static void apply_committed(srv *s, const hp_entry *e)
 	srv_exec_applied(s, e, &s->result);
 }
 
+/*
+ * The commit index needs no durability: a restarted node learns it again
+ * from the leader (and the core raises it to the snapshot index), and the
+ * state machine skips what it applied already.  So a hard state that
+ * differs from the last one written only in its commit index rides along
+ * with a batch that writes something else, and is not worth a WAL round
+ * (an fdatasync) of its own — which it cost on every commit before.
+ * Term, vote and lease promise always go to the log.
+ */
+static size_t skip_commit_only_hard_state(srv *s, wal_rec *recs, size_t n)
+{
+	size_t hs_at = n;
+	for (size_t i = 0; i < n; i++)
+		if (recs[i].type == WAL_REC_HARD_STATE)
+			hs_at = i;
+	if (hs_at == n)
+		return n;
+	const hp_hard_state *hs = &recs[hs_at].hard_state;
+	const hp_hard_state *w = &s->hs_written;
+	bool commit_only = hs->term == w->term && hs->vote == w->vote &&
+	                   hs->lease_holder == w->lease_holder;
+	if (commit_only && n == 1)
+		return 0;
+	s->hs_written = *hs;
+	return n;
+}
+
 static void refresh_status(srv *s)
 {
 	hp_role old_role = s->st.role;
@@ -410,6 +437,7 @@ void srv_node_drain(srv *s)
 			}
 			wal_rec recs[WAL_READY_MAX_RECS];
 			size_t n = wal_recs_from_ready(SRV_GROUP, &rd, recs);
+			n = skip_commit_only_hard_state(s, recs, n);
 			uint64_t wal_seq = 0;
 			if (n > 0) {
 				int rc = wal_append_wait(s, recs, n, &wal_seq);
@@ -547,6 +575,7 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	}
 	const hp_restore *rs = &wr.restore;
 	bool pristine = restore_pristine(rs);
+	s->hs_written = rs->hard_state;
 	hp_config_default(&s->hcfg);
 	s->hcfg.group = SRV_GROUP;
 	s->hcfg.id = s->node_id;

@@ -197,6 +197,7 @@ struct srv {
 	srv_persist *persist; /* ring of pending batches */
 	size_t persist_head, persist_count, persist_cap;
 	uint64_t last_snapshot_index;
+	hp_hard_state hs_written; /* the last hard state appended to the WAL */
 	bool draining;
 	bool drain_again;
 	/* requests */
