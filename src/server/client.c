@@ -385,6 +385,13 @@ static void reject_write_cb(uv_write_t *w, int status)
 	free(w);
 }
 
+/* A connection that was never accepted: only the struct to free (the
+ * handle is inside it, not at its start). */
+static void conn_unaccepted_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	srv *s = server->data;
@@ -416,7 +423,7 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_tcp_init(s->loop, &c->tcp);
 	c->tcp.data = c;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-		uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+		uv_close((uv_handle_t *)&c->tcp, conn_unaccepted_cb);
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);

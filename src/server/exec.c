@@ -495,6 +495,12 @@ static const char *role_text(const srv *s)
 	}
 }
 
+/* What is left of the leader's lease, for STATUS and INFO (0 if none). */
+static uint64_t lease_remaining_ms(const hp_status *st, uint64_t now)
+{
+	return st->lease_valid && st->lease_until_us > now ? (st->lease_until_us - now) / 1000 : 0;
+}
+
 static void add_kv_int(struct resp_out *o, const char *k, int64_t v)
 {
 	(void)resp_add_bulk(o, k, strlen(k));
@@ -514,9 +520,7 @@ void srv_status_reply(srv *s, srv_req *r)
 	hp_status st;
 	hp_get_status(s->core, now, &st);
 	const srv_node_addr *la = st.leader ? srv_addr_find(s, st.leader) : NULL;
-	uint64_t remaining = st.lease_valid && st.lease_until_us > now
-	                         ? (st.lease_until_us - now) / 1000
-	                         : 0;
+	uint64_t remaining = lease_remaining_ms(&st, now);
 	(void)resp_add_map(o, r->proto, 14);
 	add_kv_int(o, "node_id", (int64_t)s->node_id);
 	add_kv_str(o, "role", role_text(s));
@@ -1217,8 +1221,7 @@ void srv_fill_info(srv *s, cmd_info *info)
 	info->last_index = st.last_index;
 	info->snapshot_index = st.snapshot_index;
 	info->lease_valid = st.lease_valid;
-	info->lease_remaining_ms =
-	    st.lease_valid && st.lease_until_us > now ? (st.lease_until_us - now) / 1000 : 0;
+	info->lease_remaining_ms = lease_remaining_ms(&st, now);
 	info->voters = st.conf.voter_count;
 	info->learners = st.conf.learner_count;
 	const srv_node_addr *la = st.leader ? srv_addr_find(s, st.leader) : NULL;

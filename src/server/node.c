@@ -455,12 +455,8 @@ void srv_node_drain(srv *s)
 			p->rd_seq = rd.seq;
 			p->wal_seq = wal_seq;
 			persist_encode_after(s, p, &rd);
-			bool meta_changed = false;
-			for (size_t i = 0; i < rd.committed_count && s->stopping != 2; i++) {
+			for (size_t i = 0; i < rd.committed_count && s->stopping != 2; i++)
 				apply_committed(s, &rd.committed[i]);
-				meta_changed = meta_changed || rd.committed[i].type == HP_ENTRY_CONF;
-			}
-			(void)meta_changed;
 			for (size_t i = 0; i < rd.read_count; i++)
 				srv_exec_read_state(s, rd.reads[i].ctx, rd.reads[i].index);
 			if (rd.compact_hint)
