@@ -393,13 +393,14 @@ static void conn_bad(peer_conn *c)
 
 static void on_write(uv_write_t *req, int status);
 
-/* Starts a write of c->inflight. */
-static void conn_write(peer_conn *c)
+/* Starts a write of c->inflight from byte `from` (what a try_write left). */
+static void conn_write(peer_conn *c, size_t from)
 {
 	RP_CHECK(!c->writing);
-	RP_CHECK(c->inflight.len > 0);
-	RP_CHECK(c->inflight.len <= UINT32_MAX);
-	uv_buf_t buf = uv_buf_init((char *)c->inflight.data, (unsigned)c->inflight.len);
+	RP_CHECK(c->inflight.len > from);
+	RP_CHECK(c->inflight.len - from <= UINT32_MAX);
+	uv_buf_t buf =
+	    uv_buf_init((char *)c->inflight.data + from, (unsigned)(c->inflight.len - from));
 	int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
 	if (rc != 0) {
 		c->t->stats.frames_dropped += c->inflight_frames;
@@ -412,18 +413,48 @@ static void conn_write(peer_conn *c)
 	c->t->stats.writes++;
 }
 
-/* Moves everything pending into one write. */
+/*
+ * Moves everything pending into one write.  The socket usually has room:
+ * the bytes go out in this call (uv_try_write), and only a remainder
+ * waits for a uv_write and its callback.  (A uv_write alone also writes at
+ * once, but its callback comes a loop iteration later, and until then the
+ * next frames to this peer would wait behind it: an acknowledgement or an
+ * append would lose a whole iteration.)
+ */
 static void conn_flush(peer_conn *c)
 {
 	if (c->closing || c->writing || c->state != CONN_READY || c->pending.len == 0)
 		return;
 	RP_CHECK(c->inflight.len == 0);
+	peer_transport *t = c->t;
+	size_t len = c->pending.len;
+	RP_CHECK(len <= UINT32_MAX);
+	uv_buf_t buf = uv_buf_init((char *)c->pending.data, (unsigned)len);
+	int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+	if (n < 0 && n != UV_EAGAIN) {
+		t->stats.frames_dropped += c->pending_frames;
+		c->pending_frames = 0;
+		peer_buf_reset(&c->pending);
+		conn_fail(c);
+		return;
+	}
+	if (n == (int)len) {
+		t->stats.writes++;
+		t->stats.frames_sent += c->pending_frames;
+		t->stats.bytes_sent += len;
+		c->pending_frames = 0;
+		if (c->pending.cap > BUF_KEEP_BYTES)
+			peer_buf_deinit(&c->pending);
+		else
+			peer_buf_reset(&c->pending);
+		return;
+	}
 	peer_buf tmp = c->inflight;
 	c->inflight = c->pending;
 	c->pending = tmp;
 	c->inflight_frames = c->pending_frames;
 	c->pending_frames = 0;
-	conn_write(c);
+	conn_write(c, n > 0 ? (size_t)n : 0);
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -459,6 +490,12 @@ static void flush_dirty(peer_transport *t)
 		c->dirty_next = NULL;
 		conn_flush(c);
 	}
+}
+
+void peer_transport_flush(peer_transport *t)
+{
+	RP_CHECK(t != NULL);
+	flush_dirty(t);
 }
 
 static void on_prepare(uv_prepare_t *h)
@@ -560,7 +597,7 @@ static void conn_start(peer_conn *c)
 		return;
 	}
 	c->inflight_frames = 1;
-	conn_write(c);
+	conn_write(c, 0);
 }
 
 /* The remote's first frame.  Refusals are listed in peer_transport.h. */

@@ -178,6 +178,11 @@ int peer_send_addr(peer_transport *t, const char *addr, const uint8_t *frame, si
  * closing (its on_close_cb is coming). */
 int peer_reply(peer_conn *c, const uint8_t *frame, size_t len);
 
+/* Writes what is queued on every ready connection now, instead of at the
+ * loop's next prepare or check phase (which the transport also does).  A
+ * caller about to block or to do slow work first flushes what it sent. */
+void peer_transport_flush(peer_transport *t);
+
 /* The node id c's HELLO named. */
 uint64_t peer_conn_remote_id(const peer_conn *c);
 /* True if we opened c (peer_send / peer_send_addr), false if accepted. */

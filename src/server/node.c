@@ -243,6 +243,8 @@ static void persist_complete(srv *s)
 			(void)rc; /* a lost message is what the protocol tolerates */
 			start = p->ends[i];
 		}
+		if (p->frame_count) /* acknowledgements: the leader is waiting */
+			peer_transport_flush(s->pt);
 		persist_free(p);
 		s->persist_head = (s->persist_head + 1) % s->persist_cap;
 		s->persist_count--;
@@ -331,9 +333,11 @@ static void maybe_compact(srv *s)
 
 /* ------------------------------------------------------------ the drain */
 
+/* Applies one committed entry into the state machine's open batch (one
+ * store write per drained batch: apply_flush) and answers its request. */
 static void apply_committed(srv *s, const hp_entry *e)
 {
-	int rc = sm_apply(s->sm, SRV_GROUP, e, &s->result);
+	int rc = sm_apply_deferred(s->sm, SRV_GROUP, e, &s->result);
 	if (rc == RP_ERR_EXISTS)
 		return; /* applied before a restart */
 	if (rc != 0) {
@@ -344,6 +348,15 @@ static void apply_committed(srv *s, const hp_entry *e)
 	}
 	meta_note_applied(s, e);
 	srv_exec_applied(s, e, &s->result);
+}
+
+static void apply_flush(srv *s)
+{
+	int rc = sm_apply_flush(s->sm);
+	if (rc != 0) {
+		RP_ERROR("writing applied entries: %s (%s)", rp_strerror(rc), sm_error_detail(s->sm));
+		srv_fatal(s, "the state machine failed", rc);
+	}
 }
 
 /*
@@ -417,6 +430,10 @@ void srv_node_drain(srv *s)
 			hp_ready_take(s->core, &rd);
 			for (size_t i = 0; i < rd.msg_count; i++)
 				srv_send_msg(s, &rd.msgs[i]);
+			/* Appends leave before this node's own WAL work and applies:
+			 * the followers' fdatasyncs run beside ours. */
+			if (rd.msg_count)
+				peer_transport_flush(s->pt);
 			if (rd.has_snap_chunk) {
 				int rc = sm_install_chunk(s->sm, SRV_GROUP, &rd.snap_chunk);
 				if (rc != 0) {
@@ -457,6 +474,8 @@ void srv_node_drain(srv *s)
 			persist_encode_after(s, p, &rd);
 			for (size_t i = 0; i < rd.committed_count && s->stopping != 2; i++)
 				apply_committed(s, &rd.committed[i]);
+			if (rd.committed_count && s->stopping != 2)
+				apply_flush(s);
 			for (size_t i = 0; i < rd.read_count; i++)
 				srv_exec_read_state(s, rd.reads[i].ctx, rd.reads[i].index);
 			if (rd.compact_hint)

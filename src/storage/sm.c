@@ -8,7 +8,7 @@
  * and the two replicated config fields (max_value_bytes, max_sessions), so
  * every replica of a group computes the same results and the same state.
  *
- * Meta map layout (docs/storage-sm.md, "Key layout"), integers in keys
+ * Meta map layout (docs/storage.md, "Key layout"), integers in keys
  * big-endian so that the map's byte order is numeric order:
  *   'G' group                  -> group record (applied index, term,
  *                                 session count, membership)
@@ -63,7 +63,19 @@ struct sm {
 	hp_snapshot_meta inst_meta;
 	uint64_t inst_received;
 	sm_archive_reader inst_reader;
+
+	/* Deferred applies (sm_apply_deferred): the store's batch holds the
+	 * applied entries of open_group since the last commit, and the group
+	 * cache is already ahead of the committed meta record; batch_commit
+	 * writes the record once and commits.  A failure with entries open
+	 * cannot be undone entry by entry: it sticks in failed, and every
+	 * later call that changes or scans state returns it. */
+	bool open;
+	uint64_t open_group;
+	int failed;
 };
+
+static int batch_commit(sm *m);
 
 /* --- config, errors -------------------------------------------------------- */
 
@@ -302,6 +314,8 @@ void sm_close(sm *m)
 {
 	if (m == NULL)
 		return;
+	/* Deferred entries are kept if the store can (the log has them anyway). */
+	(void)batch_commit(m);
 	if (m->inst_active)
 		m->be->ops->install_abort(m->be);
 	if (m->snap_valid)
@@ -647,15 +661,21 @@ static int oldest_fn(void *ctx, const uint8_t *key, size_t key_size, const uint8
 }
 
 /* Removes the session idle longest: the one whose last touch has the
- * lowest entry index.  Runs before the batch writes anything (scan sees
- * committed state only). */
+ * lowest entry index.  Runs before this entry writes anything, after the
+ * entries deferred before it are committed (scan sees committed state
+ * only). */
 static int session_evict_oldest(sm *m, uint64_t group)
 {
+	/* The scan must see every entry before this one, whatever batches the
+	 * caller grouped them in: replicas decide alike. */
+	int rc = batch_commit(m);
+	if (rc != RP_OK)
+		return rc;
 	uint8_t start[9];
 	start[0] = 'I';
 	sm_put_be64(start + 1, group);
 	oldest_ctx o = {group, false, 0, 0, RP_OK};
-	int rc = m->be->ops->scan(m->be, SM_CF_META, start, sizeof(start), oldest_fn, &o);
+	rc = m->be->ops->scan(m->be, SM_CF_META, start, sizeof(start), oldest_fn, &o);
 	if (rc != RP_OK)
 		return rc;
 	if (o.error != RP_OK)
@@ -673,7 +693,7 @@ static int session_evict_oldest(sm *m, uint64_t group)
 }
 
 /*
- * A write command with a session (client != 0).  The rule (docs/storage-sm.md,
+ * A write command with a session (client != 0).  The rule (docs/storage.md,
  * "Sessions"): seq equal to the session's last replays the saved result;
  * lower is STALE_SEQ; higher runs the command and saves its result.  A
  * client without a session must start at seq 1; a higher seq means its
@@ -743,12 +763,41 @@ static int apply_entry(sm *m, uint64_t group, sm_group_state *st, const hp_entry
 	return apply_session_cmd(m, group, st, &c, e->index, res);
 }
 
-int sm_apply(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
+/* Writes the open group's record (the cache holds it) and commits the
+ * store's batch: the entries applied since the last commit become
+ * visible to scans, atomically with their applied index. */
+static int batch_commit(sm *m)
+{
+	if (m->failed != RP_OK)
+		return m->failed;
+	if (!m->open)
+		return RP_OK;
+	sm_group_state st;
+	sm_group_get(m, m->open_group, &st);
+	uint8_t k[GROUP_KEY_BYTES];
+	uint8_t rec[GROUP_REC_FIXED + HP_CONF_MAX_BYTES];
+	group_key(k, m->open_group);
+	size_t n = group_rec_encode(&st, rec);
+	int rc = m->be->ops->put(m->be, SM_CF_META, k, sizeof(k), rec, n);
+	if (rc == RP_OK)
+		rc = m->be->ops->commit(m->be);
+	if (rc != RP_OK) {
+		m->be->ops->abort(m->be);
+		m->failed = rc;
+		return rc;
+	}
+	m->open = false;
+	return RP_OK;
+}
+
+int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
 {
 	RP_CHECK(m != NULL);
 	RP_CHECK(e != NULL);
 	RP_CHECK(res != NULL);
 	RP_CHECK(e->size_bytes == 0 || e->data != NULL);
+	if (m->failed != RP_OK)
+		return m->failed;
 	sm_group_state st;
 	sm_group_get(m, group, &st);
 	if (e->index <= st.applied_index)
@@ -758,32 +807,49 @@ int sm_apply(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
 	if (e->term < st.applied_term)
 		return RP_ERR_INVALID; /* terms never go down along a log */
 	int rc;
+	if (m->open && m->open_group != group) {
+		rc = batch_commit(m); /* one group per open batch */
+		if (rc != RP_OK)
+			return rc;
+	}
 	if (group_find(m, group) == NULL) {
 		rc = group_reserve(m);
 		if (rc != RP_OK)
 			return rc;
 	}
 	rc = apply_entry(m, group, &st, e, res);
-	if (rc == RP_OK) {
-		/* The applied index rides in the same batch as the data. */
-		st.applied_index = e->index;
-		st.applied_term = e->term;
-		uint8_t k[GROUP_KEY_BYTES];
-		uint8_t rec[GROUP_REC_FIXED + HP_CONF_MAX_BYTES];
-		group_key(k, group);
-		size_t n = group_rec_encode(&st, rec);
-		rc = m->be->ops->put(m->be, SM_CF_META, k, sizeof(k), rec, n);
-	}
-	if (rc == RP_OK)
-		rc = m->be->ops->commit(m->be);
 	if (rc != RP_OK) {
+		if (m->open) {
+			m->be->ops->abort(m->be); /* earlier entries went with it */
+			m->failed = rc;
+			return rc;
+		}
 		m->be->ops->abort(m->be);
 		return rc;
 	}
-	/* Room was reserved above: the cache mirrors the committed record. */
+	st.applied_index = e->index;
+	st.applied_term = e->term;
+	/* Room was reserved above: the cache runs ahead of the store until
+	 * batch_commit writes the record. */
 	rc = group_store(m, group, &st);
 	RP_CHECK(rc == RP_OK);
+	m->open = true;
+	m->open_group = group;
 	return RP_OK;
+}
+
+int sm_apply_flush(sm *m)
+{
+	RP_CHECK(m != NULL);
+	return batch_commit(m);
+}
+
+int sm_apply(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
+{
+	int rc = sm_apply_deferred(m, group, e, res);
+	if (rc != RP_OK)
+		return rc;
+	return batch_commit(m);
 }
 
 /* --- reads
@@ -823,6 +889,9 @@ int sm_scan(sm *m, const uint8_t *start, size_t start_size, uint32_t count, sm_s
 	RP_CHECK(start != NULL || start_size == 0);
 	if (count == 0)
 		return RP_OK;
+	int rc = batch_commit(m);
+	if (rc != RP_OK)
+		return rc;
 	scan_ctx s = {count, cb, ctx};
 	return m->be->ops->scan(m->be, SM_CF_DATA, start, start_size, scan_fn, &s);
 }
@@ -865,7 +934,10 @@ static int digest_fn(void *ctx, const uint8_t *key, size_t key_size, const uint8
 int sm_digest(sm *m, uint64_t *digest)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	int rc = m->be->ops->scan(m->be, SM_CF_DATA, NULL, 0, digest_fn, &h);
+	int rc = batch_commit(m);
+	if (rc != RP_OK)
+		return rc;
+	rc = m->be->ops->scan(m->be, SM_CF_DATA, NULL, 0, digest_fn, &h);
 	if (rc != RP_OK)
 		return rc;
 	uint8_t sep = 0xff;
@@ -888,6 +960,9 @@ static void meta_from_header(const sm_archive_header *h, hp_snapshot_meta *meta)
 
 int sm_snapshot_create(sm *m, uint64_t group, hp_snapshot_meta *meta)
 {
+	int rc = batch_commit(m);
+	if (rc != RP_OK)
+		return rc;
 	sm_group_state st;
 	sm_group_get(m, group, &st);
 	if (st.applied_index == 0)
@@ -906,7 +981,7 @@ int sm_snapshot_create(sm *m, uint64_t group, hp_snapshot_meta *meta)
 	h.conf = st.conf;
 	sm_archive_layout fresh;
 	memset(&fresh, 0, sizeof(fresh));
-	int rc = m->be->ops->snap_create(m->be, &h, &fresh);
+	rc = m->be->ops->snap_create(m->be, &h, &fresh);
 	if (rc != RP_OK)
 		return rc;
 	RP_CHECK(fresh.header.index == st.applied_index);
@@ -1022,7 +1097,9 @@ int sm_install_chunk(sm *m, uint64_t group, const hp_snap_chunk *c)
 {
 	RP_CHECK(c != NULL);
 	RP_CHECK(c->size_bytes == 0 || c->data != NULL);
-	int rc;
+	int rc = batch_commit(m); /* the swap needs an empty batch */
+	if (rc != RP_OK)
+		return rc;
 	if (c->offset == 0) {
 		install_drop(m);
 		if (sm_applied_index(m, group) > c->meta.index)

@@ -4,7 +4,7 @@
  * session table that turns retried writes into replays of their first
  * result, and snapshots for followers that fell behind the log.
  *
- * One interface, two stores (docs/storage-sm.md):
+ * One interface, two stores (docs/storage.md):
  *   sm_open_rocks  RocksDB in a directory: what a server runs
  *   sm_open_mem    an ordered in-memory map: what the simulator runs
  * Both run the same apply code (sm.c) and produce byte-identical results,
@@ -101,6 +101,22 @@ void sm_group_get(const sm *m, uint64_t group, sm_group_state *out);
  * the entry is applied.
  */
 int sm_apply(sm *m, uint64_t group, const hp_entry *e, sm_result *res);
+
+/*
+ * The same apply without committing the store's batch: a run of entries
+ * costs one store write and one applied-index record instead of one per
+ * entry (docs/storage.md, "Deferred applies").  The results are what
+ * sm_apply gives, and sm_get, sm_applied_index and every later apply see
+ * the deferred entries at once; sm_apply_flush commits them.  Scans
+ * (sm_scan, sm_digest), snapshots, installs and sm_close commit first, so
+ * nothing can observe where the caller put its flushes; so do sessions'
+ * evictions, which keeps every replica deciding alike whatever its
+ * batches were.  After an error with deferred entries open (the store
+ * failed) the state cannot be trusted: every later apply, flush, scan and
+ * snapshot returns that error; stop the node.
+ */
+int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res);
+int sm_apply_flush(sm *m);
 
 /* Local read of the applied state (linearizability is the caller's: read
  * only after the read index is applied).  Copies the value into *value

@@ -1,7 +1,7 @@
 /*
  * sm_archive.h — the byte stream a state-machine snapshot travels as: a
  * header (group, index, term, membership, file count) followed by named
- * files, each with its size and a CRC32C (docs/storage-sm.md, "Snapshot
+ * files, each with its size and a CRC32C (docs/storage.md, "Snapshot
  * archive").  The RocksDB store sends its checkpoint directory this way,
  * the in-memory store one serialized file.
  *

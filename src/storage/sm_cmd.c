@@ -1,6 +1,6 @@
 /*
  * sm_cmd.c — encoding and strict decoding of state-machine commands and
- * results (formats in sm_cmd.h and docs/storage-sm.md), the sm error
+ * results (formats in sm_cmd.h and docs/storage.md), the sm error
  * strings and the small byte helpers the sm_* files share.
  *
  * Every decoder works through a bounded reader (struct rd) whose only way

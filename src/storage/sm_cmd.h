@@ -5,7 +5,7 @@
  * sm_* file shares: a growable byte buffer
  * (sm_buf) and a value that may be absent (sm_value).
  *
- * The byte formats (docs/storage-sm.md, "Command format") are versioned,
+ * The byte formats (docs/storage.md, "Command format") are versioned,
  * little-endian and length-prefixed.  Decoding is strict: every length is
  * checked against what is left and against the limits below before it is
  * used, unknown versions, ops and flag bits are refused, and trailing bytes

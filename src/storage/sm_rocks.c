@@ -2,9 +2,10 @@
  * sm_rocks.c — the RocksDB store under the state machine (sm_be.h): what a
  * server runs.  Column family "default" holds the user keys, "meta" the
  * applied indexes and the session table; one write batch (with index, so
- * an apply reads its own writes) per entry.
+ * an apply reads its own writes) per commit: one entry (sm_apply) or a run
+ * of them (sm_apply_deferred).
  *
- * RocksDB's own WAL is OFF and atomic_flush is ON (docs/storage-sm.md,
+ * RocksDB's own WAL is OFF and atomic_flush is ON (docs/storage.md,
  * "Durability"): the consensus log already holds every committed entry, so
  * a second log of the same bytes buys nothing.  After a crash RocksDB comes
  * back with whatever its last flush made durable, and atomic_flush makes
@@ -13,6 +14,17 @@
  * caller re-applies k+1.. from the consensus log.  Never flush one column
  * family by hand (RocksDB's C API here has no multi-family flush): only
  * automatic flushes, checkpoints and close, which all flush both at once.
+ *
+ * In-place memtable updates are ON: a put of a key whose newest version
+ * sits in the active memtable, with a value no longer than that one,
+ * overwrites it instead of adding a skiplist node (the applied-index
+ * record on every batch, and a hot key set over and over).  That keeps the
+ * memtable small and its inserts cheap (docs/performance.md).  What it
+ * gives up is sequence-number isolation inside the active memtable, which
+ * only RocksDB snapshots and long-lived iterators use; this store takes
+ * neither (a scan's iterator lives within one call, on the one thread
+ * that writes), and a flush only reads memtables that no longer change,
+ * so every flush still ends at a write-batch boundary.
  *
  * Directory layout:
  *   <dir>/db                  the live database
@@ -886,6 +898,10 @@ static int rocks_prepare(rocks_be *b)
 	rocksdb_options_set_atomic_flush(b->opts, 1);
 	rocksdb_options_set_write_buffer_size(b->opts, (size_t)b->write_buffer_bytes);
 	rocksdb_options_set_keep_log_file_num(b->opts, 4);
+	/* Overwrites of a key already in the memtable with a value no longer
+	 * than the old one happen in place: see the top of this file. */
+	rocksdb_options_set_allow_concurrent_memtable_write(b->opts, 0);
+	rocksdb_options_set_inplace_update_support(b->opts, 1);
 	b->ropts = rocksdb_readoptions_create();
 	b->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_disable_WAL(b->wopts, 1);
