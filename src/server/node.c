@@ -559,6 +559,7 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	wcfg.dir = path;
 	wcfg.segment_bytes = s->cfg.wal_segment_bytes;
 	wcfg.threaded = true;
+	wcfg.spare_segments = true; /* written-through segments: cheaper fdatasyncs */
 	wcfg.wal_id = s->node_id;
 	wcfg.durable_cb = node_wal_durable_cb;
 	wcfg.durable_ctx = s;

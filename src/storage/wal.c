@@ -26,6 +26,9 @@
 enum {
 	WAL_MIN_SEGMENT_BYTES = 4096,
 	WAL_BUF_INITIAL_BYTES = 1 << 16,
+	SPARE_CHUNK_BYTES = 1 << 20,     /* zeros per pwrite */
+	SPARE_SYNC_BYTES = 8 << 20,      /* an fdatasync per this many: no huge flush */
+	SPARE_RETRY_SECONDS = 1,         /* after a spare could not be made */
 };
 
 void wal_config_default(wal_config *cfg)
@@ -411,21 +414,162 @@ static void seg_close(wal *w, wal_seg *s)
 	}
 }
 
-/* Creates a segment: preallocated, header written, file and name synced. */
+/* ------------------------------------------------------- spare segments */
+
+/*
+ * With cfg.spare_segments, the spare thread keeps one zero-filled,
+ * synced, full-size file "spare.tmp" ready; a rollover renames it to the
+ * new segment's name (then writes the header and syncs file and
+ * directory, as for a fresh file).  A crash between the rename and the
+ * header leaves a newest segment of zeros, which recovery removes as an
+ * unfinished creation; a leftover spare.tmp is not a segment name, and
+ * the thread replaces it at open.  State changes under w->lock:
+ * NONE -> MAKING (thread) -> READY -> TAKEN (writer, renaming) -> NONE.
+ */
+static void spare_path(const wal *w, char *out)
+{
+	int n = snprintf(out, FS_PATH_MAX + 1, "%s/spare.tmp", w->dir);
+	RP_CHECK(n > 0 && n <= FS_PATH_MAX);
+}
+
+static bool spare_stopping(wal *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bool stop = w->stopping;
+	pthread_mutex_unlock(&w->lock);
+	return stop;
+}
+
+static int spare_make(wal *w)
+{
+	char path[FS_PATH_MAX + 1];
+	spare_path(w, path);
+	int rc = fs_unlink(w->vfs, path);
+	if (rc == RP_ERR_NOTFOUND)
+		rc = 0;
+	fs_file *f = NULL;
+	if (rc == 0)
+		rc = fs_open(w->vfs, path, FS_OPEN_CREATE | FS_OPEN_EXCL, &f);
+	if (rc != 0)
+		return rc;
+	uint8_t *zeros = calloc(1, SPARE_CHUNK_BYTES);
+	if (zeros == NULL)
+		rc = RP_ERR_NOMEM;
+	uint64_t off = 0;
+	while (rc == 0 && off < w->cfg.segment_bytes) {
+		if (spare_stopping(w)) {
+			rc = RP_ERR_CLOSED;
+			break;
+		}
+		uint64_t left = w->cfg.segment_bytes - off;
+		size_t n = left < SPARE_CHUNK_BYTES ? (size_t)left : SPARE_CHUNK_BYTES;
+		rc = fs_pwrite(w->vfs, f, zeros, n, off);
+		off += n;
+		if (rc == 0 && (off % SPARE_SYNC_BYTES == 0 || off == w->cfg.segment_bytes))
+			rc = fs_fdatasync(w->vfs, f);
+	}
+	free(zeros);
+	int crc = fs_close(w->vfs, f);
+	if (rc == 0)
+		rc = crc;
+	if (rc != 0)
+		(void)fs_unlink(w->vfs, path);
+	return rc;
+}
+
+static void *spare_main(void *arg)
+{
+	wal *w = arg;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		/* MAKING here is wal_open's request for the first spare */
+		while (!w->stopping && w->spare != SPARE_NONE && w->spare != SPARE_MAKING)
+			pthread_cond_wait(&w->spare_cond, &w->lock);
+		if (w->stopping)
+			break;
+		w->spare = SPARE_MAKING;
+		pthread_mutex_unlock(&w->lock);
+		int rc = spare_make(w);
+		pthread_mutex_lock(&w->lock);
+		w->spare = rc == 0 ? SPARE_READY : SPARE_NONE;
+		if (rc == 0)
+			w->stats.spares_made++;
+		else if (rc != RP_ERR_CLOSED)
+			w->stats.spare_failures++;
+		pthread_cond_broadcast(&w->spare_cond); /* a rollover may wait for it */
+		if (rc != 0 && !w->stopping) {
+			/* a full disk, say: the log falls back to fallocate meanwhile */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += SPARE_RETRY_SECONDS;
+			while (!w->stopping &&
+			       pthread_cond_timedwait(&w->spare_cond, &w->lock, &until) == 0)
+				;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Claims the ready spare for a new segment (false if none).  The first
+ * segment of a fresh log waits for the first spare to be finished. */
+static bool spare_take(wal *w)
+{
+	if (!w->cfg.spare_segments)
+		return false;
+	pthread_mutex_lock(&w->lock);
+	while (w->spare == SPARE_MAKING && w->seg_count == 1 && !w->stopping)
+		pthread_cond_wait(&w->spare_cond, &w->lock);
+	bool ready = w->spare == SPARE_READY;
+	if (ready)
+		w->spare = SPARE_TAKEN;
+	pthread_mutex_unlock(&w->lock);
+	return ready;
+}
+
+/* The claimed spare is renamed (or failed to be): the thread makes the next. */
+static void spare_release(wal *w, bool used)
+{
+	pthread_mutex_lock(&w->lock);
+	RP_CHECK(w->spare == SPARE_TAKEN);
+	w->spare = SPARE_NONE;
+	if (used)
+		w->stats.spares_used++;
+	pthread_cond_broadcast(&w->spare_cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Creates a segment: from the spare or preallocated, header written, file
+ * and name synced. */
 static int seg_create(wal *w, wal_seg *s)
 {
 	char path[FS_PATH_MAX + 1];
 	wal_seg_path(w, s->first_seq, path);
-	fs_file *f;
-	int rc = fs_open(w->vfs, path, FS_OPEN_CREATE | FS_OPEN_EXCL, &f);
+	fs_file *f = NULL;
+	int rc;
+	if (spare_take(w)) {
+		char from[FS_PATH_MAX + 1];
+		spare_path(w, from);
+		rc = fs_rename(w->vfs, from, path);
+		spare_release(w, rc == 0);
+		if (rc == 0)
+			rc = fs_open(w->vfs, path, 0, &f);
+	} else {
+		rc = fs_open(w->vfs, path, FS_OPEN_CREATE | FS_OPEN_EXCL, &f);
+		if (rc == 0) {
+			rc = fs_fallocate(w->vfs, f, w->cfg.segment_bytes);
+			if (rc != 0) {
+				(void)fs_close(w->vfs, f);
+				return rc;
+			}
+		}
+	}
 	if (rc != 0)
 		return rc;
 	uint8_t header[WAL_SEGMENT_HEADER_BYTES];
 	wal_seg_header hdr = {.first_seq = s->first_seq, .wal_id = w->wal_id};
 	wal_seg_header_encode(&hdr, header);
-	rc = fs_fallocate(w->vfs, f, w->cfg.segment_bytes);
-	if (rc == 0)
-		rc = fs_pwrite(w->vfs, f, header, sizeof(header), 0);
+	rc = fs_pwrite(w->vfs, f, header, sizeof(header), 0);
 	if (rc == 0)
 		rc = fs_fdatasync(w->vfs, f);
 	if (rc == 0)
@@ -667,6 +811,22 @@ void wal_get_stats(wal *w, wal_stats *stats)
 
 /* ------------------------------------------------------- open and close */
 
+/* The writer finishes the round it is in; the spare thread stops between
+ * chunks (its unfinished spare is replaced at the next open). */
+static void wal_stop_threads(wal *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->work_cond);
+	pthread_cond_broadcast(&w->spare_cond);
+	pthread_mutex_unlock(&w->lock);
+	if (w->thread_started)
+		pthread_join(w->thread, NULL);
+	if (w->spare_started)
+		pthread_join(w->spare_thread, NULL);
+	w->thread_started = w->spare_started = false;
+}
+
 static void wal_free(wal *w)
 {
 	if (!w)
@@ -683,6 +843,7 @@ static void wal_free(wal *w)
 	wal_index_deinit(&w->index);
 	pthread_cond_destroy(&w->work_cond);
 	pthread_cond_destroy(&w->done_cond);
+	pthread_cond_destroy(&w->spare_cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -693,6 +854,7 @@ int wal_open(const wal_config *cfg, wal **out, wal_report *report)
 	RP_CHECK(cfg->segment_bytes >= WAL_MIN_SEGMENT_BYTES);
 	RP_CHECK(cfg->max_segments >= 2 && cfg->max_groups >= 1);
 	RP_CHECK(cfg->max_pending_bytes >= WAL_ALIGN_BYTES);
+	RP_CHECK(!cfg->spare_segments || cfg->threaded);
 	*out = NULL;
 	wal_report local;
 	if (!report)
@@ -713,6 +875,7 @@ int wal_open(const wal_config *cfg, wal **out, wal_report *report)
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work_cond, NULL);
 	pthread_cond_init(&w->done_cond, NULL);
+	pthread_cond_init(&w->spare_cond, NULL);
 	w->segs = calloc(cfg->max_segments, sizeof(*w->segs));
 	w->pending.runs = calloc(cfg->max_segments + 1, sizeof(wal_run));
 	w->inflight.runs = calloc(cfg->max_segments + 1, sizeof(wal_run));
@@ -725,6 +888,15 @@ int wal_open(const wal_config *cfg, wal **out, wal_report *report)
 	/* Segments that marks made unnecessary before a crash go now. */
 	if (rc == 0 && w->cur_seg_seq != 0)
 		deletion_update(w, w->durable_seq);
+	if (rc == 0 && cfg->spare_segments) {
+		/* MAKING from the start: a first rollover waits for it, even one
+		 * that comes before the thread runs. */
+		w->spare = SPARE_MAKING;
+		if (pthread_create(&w->spare_thread, NULL, spare_main, w) != 0)
+			rc = RP_ERR_NOMEM;
+		else
+			w->spare_started = true;
+	}
 	if (rc == 0 && cfg->threaded) {
 		if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
 			rc = RP_ERR_NOMEM;
@@ -732,6 +904,7 @@ int wal_open(const wal_config *cfg, wal **out, wal_report *report)
 			w->thread_started = true;
 	}
 	if (rc != 0) {
+		wal_stop_threads(w);
 		wal_free(w);
 		return rc;
 	}
@@ -743,13 +916,7 @@ void wal_close(wal *w)
 {
 	if (!w)
 		return;
-	if (w->thread_started) {
-		pthread_mutex_lock(&w->lock);
-		w->stopping = true;
-		pthread_cond_signal(&w->work_cond);
-		pthread_mutex_unlock(&w->lock);
-		pthread_join(w->thread, NULL);
-	}
+	wal_stop_threads(w);
 	wal_free(w);
 }
 

@@ -118,6 +118,14 @@ typedef struct {
 	uint32_t max_segments;      /* default 4096 */
 	uint32_t max_groups;        /* default 65536 */
 	bool threaded;              /* background writer; false: wal_sync does the IO */
+	/* Threaded only: a second thread writes the next segment's zeros ahead
+	 * of time ("spare.tmp", renamed into place at rollover), so segments
+	 * are written-through, not fallocated.  An fdatasync into a fallocated
+	 * region must also record that its blocks now hold data (a metadata
+	 * write per new block); into zeros already on disk it flushes the data
+	 * alone.  Without a ready spare a rollover falls back to fallocate.
+	 * The first segment of a fresh log waits for the first spare. */
+	bool spare_segments;
 	uint64_t wal_id;            /* stamped in a new log's segment headers */
 	wal_durable_cb durable_cb;  /* may be NULL */
 	void *durable_ctx;
@@ -228,6 +236,9 @@ typedef struct {
 	uint64_t bytes_written;
 	uint64_t segments_created;
 	uint64_t segments_deleted;
+	uint64_t spares_made;     /* zero-filled spare segments written */
+	uint64_t spares_used;     /* segments created from a spare */
+	uint64_t spare_failures;  /* spares that could not be made (retried later) */
 } wal_stats;
 void wal_get_stats(wal *w, wal_stats *stats);
 

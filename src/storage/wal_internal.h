@@ -86,6 +86,12 @@ struct wal {
 	bool thread_started;
 	pthread_t thread;
 	wal_stats stats;
+
+	/* The spare segment (cfg.spare_segments): made by its own thread. */
+	enum { SPARE_NONE, SPARE_MAKING, SPARE_READY, SPARE_TAKEN } spare;
+	pthread_cond_t spare_cond; /* the maker waits for a spare to be taken */
+	bool spare_started;
+	pthread_t spare_thread;
 };
 
 static inline wal_seg *wal_seg_at(wal *w, size_t i)

@@ -72,6 +72,7 @@ static wal_config config(fs *v, const char *dir, bool threaded)
 	c.dir = dir;
 	c.segment_bytes = 1 << 20;
 	c.threaded = threaded;
+	c.spare_segments = threaded; /* the writer renames spares in; kills land anywhere */
 	c.wal_id = 7;
 	return c;
 }
