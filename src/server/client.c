@@ -14,6 +14,7 @@
  * and is closed.
  */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,27 @@ static void conn_flush(srv_conn *c)
 			conn_close(c);
 		return;
 	}
-	/* Swap: what was queued is written, new replies queue behind it. */
+	/* The socket nearly always takes the whole output at once.  Writing it
+	 * here needs no write request and no callback a loop iteration later;
+	 * and libuv, after a uv_write completes, re-arms the socket's epoll
+	 * registration (an epoll_ctl and a poll of the socket) per write:
+	 * about 8% of the leader's CPU under 64 readers. */
+	RP_CHECK(c->out.len <= UINT_MAX);
+	uv_buf_t now = uv_buf_init(c->out.data, (unsigned int)c->out.len);
+	int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
+	if (n < 0 && n != UV_EAGAIN) {
+		conn_close(c);
+		return;
+	}
+	if (n > 0 && (size_t)n == c->out.len) {
+		resp_out_reset(&c->out);
+		if (c->close_after_flush)
+			conn_close(c);
+		return;
+	}
+	if (n > 0)
+		resp_out_consume(&c->out, (size_t)n);
+	/* The rest waits for room: swap, and new replies queue behind it. */
 	struct resp_out tmp = c->wbuf;
 	c->wbuf = c->out;
 	c->out = tmp;
