@@ -430,10 +430,16 @@ void srv_node_drain(srv *s)
 			hp_ready_take(s->core, &rd);
 			for (size_t i = 0; i < rd.msg_count; i++)
 				srv_send_msg(s, &rd.msgs[i]);
-			/* Appends leave before this node's own WAL work and applies:
-			 * the followers' fdatasyncs run beside ours. */
-			if (rd.msg_count)
+			/* Messages leave before this node's own slow work (a snapshot
+			 * install, a WAL append): the followers' fdatasyncs then run
+			 * beside ours.  Otherwise (a commit index to pass on, say) the
+			 * transport flushes them later in this loop iteration, after
+			 * the replies to clients that this batch commits. */
+			bool flush_first = rd.msg_count > 0;
+			if (rd.has_snap_chunk && flush_first) {
 				peer_transport_flush(s->pt);
+				flush_first = false;
+			}
 			if (rd.has_snap_chunk) {
 				int rc = sm_install_chunk(s->sm, SRV_GROUP, &rd.snap_chunk);
 				if (rc != 0) {
@@ -457,6 +463,8 @@ void srv_node_drain(srv *s)
 			n = skip_commit_only_hard_state(s, recs, n);
 			uint64_t wal_seq = 0;
 			if (n > 0) {
+				if (flush_first)
+					peer_transport_flush(s->pt);
 				int rc = wal_append_wait(s, recs, n, &wal_seq);
 				if (rc != 0) {
 					srv_fatal(s, "appending to the write-ahead log", rc);
