@@ -5,7 +5,10 @@
  *   probe fsync DIR COUNT   COUNT times: append 100 bytes to a new file in DIR
  *                           and fdatasync it (the file grows, as a log does);
  *                           then COUNT overwrites of 100 bytes + fdatasync in a
- *                           file of zeros written and synced beforehand
+ *                           file of zeros written and synced beforehand; then
+ *                           the same overwrites by three processes at once,
+ *                           each on its own file (as three nodes' logs on one
+ *                           disk: fsync_overwrite_x3, all their samples)
  *   probe rtt COUNT         COUNT ping-pongs of 100 bytes over loopback TCP
  *                           between two processes (TCP_NODELAY, blocking), as
  *                           between two nodes on one machine
@@ -76,6 +79,92 @@ static void write_all(int fd, const char *p, size_t n, off_t off)
 	}
 }
 
+/* A file of `size` zeros, written and synced: what a log segment is. */
+static int zeroed_file(const char *path, size_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die(path);
+	char *zeros = calloc(1, size);
+	if (!zeros)
+		die("calloc");
+	write_all(fd, zeros, size, 0);
+	free(zeros);
+	if (fsync(fd) < 0)
+		die("fsync");
+	return fd;
+}
+
+static void read_all(int fd, char *p, size_t n);
+
+/* Three writers at once, started together through a pipe. */
+static void probe_fsync_x3(const char *dir, long count)
+{
+	enum { WRITERS = 3 };
+	int go[2];
+	int back[WRITERS][2];
+	pid_t kids[WRITERS];
+	if (pipe(go) < 0)
+		die("pipe");
+	for (int k = 0; k < WRITERS; k++) {
+		if (pipe(back[k]) < 0)
+			die("pipe");
+		kids[k] = fork();
+		if (kids[k] < 0)
+			die("fork");
+		if (kids[k] == 0) {
+			close(go[1]);
+			char path[4096], rec[REC], c;
+			memset(rec, 'x', sizeof(rec));
+			snprintf(path, sizeof(path), "%s/probe-x3.%d.%d", dir, (int)getppid(), k);
+			int fd = zeroed_file(path, (size_t)count * REC);
+			uint64_t *ns = malloc(sizeof(uint64_t) * (size_t)count);
+			if (!ns)
+				die("malloc");
+			read_all(go[0], &c, 1);
+			for (long i = 0; i < count; i++) {
+				uint64_t t = now_ns();
+				write_all(fd, rec, sizeof(rec), (off_t)(i * REC));
+				if (fdatasync(fd) < 0)
+					die("fdatasync");
+				ns[i] = now_ns() - t;
+			}
+			close(fd);
+			unlink(path);
+			size_t bytes = sizeof(uint64_t) * (size_t)count;
+			const char *p = (const char *)ns;
+			while (bytes > 0) {
+				ssize_t w = write(back[k][1], p, bytes);
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w < 0)
+					die("write");
+				p += w;
+				bytes -= (size_t)w;
+			}
+			_exit(0);
+		}
+		close(back[k][1]);
+	}
+	close(go[0]);
+	usleep(200 * 1000); /* every writer has its file */
+	char start[WRITERS] = {0};
+	if (write(go[1], start, sizeof(start)) != (ssize_t)sizeof(start))
+		die("write");
+	close(go[1]);
+	uint64_t *all = malloc(sizeof(uint64_t) * (size_t)count * WRITERS);
+	if (!all)
+		die("malloc");
+	for (int k = 0; k < WRITERS; k++) {
+		read_all(back[k][0], (char *)(all + (size_t)k * (size_t)count),
+			 sizeof(uint64_t) * (size_t)count);
+		close(back[k][0]);
+		waitpid(kids[k], NULL, 0);
+	}
+	report("fsync_overwrite_x3", all, count * WRITERS);
+	free(all);
+}
+
 static void probe_fsync(const char *dir, long count)
 {
 	char path[4096], rec[REC];
@@ -100,17 +189,7 @@ static void probe_fsync(const char *dir, long count)
 	report("fsync_append", ns, count);
 
 	snprintf(path, sizeof(path), "%s/probe-overwrite.%d", dir, (int)getpid());
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		die(path);
-	size_t size = (size_t)count * REC;
-	char *zeros = calloc(1, size);
-	if (!zeros)
-		die("calloc");
-	write_all(fd, zeros, size, 0);
-	free(zeros);
-	if (fsync(fd) < 0)
-		die("fsync");
+	fd = zeroed_file(path, (size_t)count * REC);
 	for (long i = 0; i < count; i++) {
 		uint64_t t = now_ns();
 		write_all(fd, rec, sizeof(rec), (off_t)(i * REC));
@@ -122,6 +201,7 @@ static void probe_fsync(const char *dir, long count)
 	unlink(path);
 	report("fsync_overwrite", ns, count);
 	free(ns);
+	probe_fsync_x3(dir, count);
 }
 
 static void read_all(int fd, char *p, size_t n)
