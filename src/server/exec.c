@@ -100,20 +100,18 @@ void srv_plist_remove(srv *s, srv_req *r)
 
 srv_req *srv_req_create(srv *s, srv_origin origin, size_t argc, const struct resp_arg *argv)
 {
+	/* One allocation: the request, then its argv, then the arguments'
+	 * bytes (each NUL-terminated).  The argument lengths are bounded by
+	 * the RESP parser's limits, far from overflowing. */
 	size_t bytes = 0;
 	for (size_t i = 0; i < argc; i++)
 		bytes += argv[i].len + 1;
-	srv_req *r = calloc(1, sizeof(*r));
+	size_t head = sizeof(srv_req) + (argc ? argc : 1) * sizeof(struct resp_arg);
+	srv_req *r = calloc(1, head + (bytes ? bytes : 1));
 	if (r == NULL)
 		return NULL;
-	r->argv = calloc(argc ? argc : 1, sizeof(*r->argv));
-	r->args_buf = malloc(bytes ? bytes : 1);
-	if (r->argv == NULL || r->args_buf == NULL) {
-		free(r->argv);
-		free(r->args_buf);
-		free(r);
-		return NULL;
-	}
+	r->argv = (struct resp_arg *)(r + 1);
+	r->args_buf = (char *)r + head;
 	char *p = r->args_buf;
 	for (size_t i = 0; i < argc; i++) {
 		memcpy(p, argv[i].ptr, argv[i].len);
@@ -137,9 +135,7 @@ void srv_req_free(srv_req *r)
 	if (r == NULL)
 		return;
 	resp_out_deinit(&r->reply);
-	free(r->argv);
-	free(r->args_buf);
-	free(r);
+	free(r); /* argv and args_buf live in the same block */
 }
 
 static bool arg_is(const struct resp_arg *a, const char *word)

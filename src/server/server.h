@@ -88,7 +88,7 @@ struct srv_req {
 	const cmd_spec *spec;
 	size_t argc;
 	struct resp_arg *argv;  /* argv[i].ptr point into args_buf */
-	char *args_buf;
+	char *args_buf;         /* both in the request's own allocation */
 	uint64_t start_us;      /* monotonic, for latency */
 	uint64_t deadline_us;
 	/* PROPOSED */
