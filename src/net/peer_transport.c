@@ -495,7 +495,8 @@ static void flush_dirty(peer_transport *t)
 void peer_transport_flush(peer_transport *t)
 {
 	RP_CHECK(t != NULL);
-	flush_dirty(t);
+	if (!t->destroying)
+		flush_dirty(t);
 }
 
 static void on_prepare(uv_prepare_t *h)

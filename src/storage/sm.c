@@ -72,10 +72,13 @@ struct sm {
 	 * later call that changes or scans state returns it. */
 	bool open;
 	uint64_t open_group;
+	uint32_t open_entries; /* committed at SM_DEFER_MAX_ENTRIES */
 	int failed;
 };
 
 static int batch_commit(sm *m);
+
+enum { SM_DEFER_MAX_ENTRIES = 4096 };
 
 /* --- config, errors -------------------------------------------------------- */
 
@@ -787,6 +790,7 @@ static int batch_commit(sm *m)
 		return rc;
 	}
 	m->open = false;
+	m->open_entries = 0;
 	return RP_OK;
 }
 
@@ -835,6 +839,10 @@ int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
 	RP_CHECK(rc == RP_OK);
 	m->open = true;
 	m->open_group = group;
+	/* A long run (a restart replaying its log) is committed in pieces:
+	 * the batch's memory stays bounded. */
+	if (++m->open_entries >= SM_DEFER_MAX_ENTRIES)
+		return batch_commit(m);
 	return RP_OK;
 }
 
@@ -858,6 +866,10 @@ int sm_apply(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
 int sm_get(sm *m, const uint8_t *key, size_t key_size, sm_buf *value, bool *found)
 {
 	RP_CHECK(key != NULL || key_size == 0);
+	if (m->failed != RP_OK) {
+		*found = false;
+		return m->failed; /* the cache and the store no longer agree */
+	}
 	if (key_size > SM_KEY_MAX_BYTES) {
 		*found = false;
 		return RP_OK; /* no such key can exist */
@@ -899,6 +911,11 @@ int sm_scan(sm *m, const uint8_t *start, size_t start_size, uint32_t count, sm_s
 int sm_session_get(sm *m, uint64_t group, uint64_t client, bool *found, uint64_t *seq,
 		   uint64_t *last_index)
 {
+	if (m->failed != RP_OK) {
+		*found = false;
+		*seq = *last_index = 0;
+		return m->failed;
+	}
 	session_rec s;
 	int rc = session_read(m, group, client, &s);
 	*found = rc == RP_OK && s.found;
@@ -1084,8 +1101,10 @@ static int install_finish(sm *m, uint64_t group)
 	if (rc != RP_OK)
 		return rc;
 	rc = load_groups(m);
-	if (rc != RP_OK)
+	if (rc != RP_OK) {
+		m->failed = rc; /* the store changed, the cache is half loaded */
 		return rc;
+	}
 	RP_CHECK(sm_applied_index(m, group) == h->index);
 	/* Serve what we installed if we lead one day (the core's snapshot
 	 * index is now this one). */

@@ -111,9 +111,11 @@ int sm_apply(sm *m, uint64_t group, const hp_entry *e, sm_result *res);
  * (sm_scan, sm_digest), snapshots, installs and sm_close commit first, so
  * nothing can observe where the caller put its flushes; so do sessions'
  * evictions, which keeps every replica deciding alike whatever its
- * batches were.  After an error with deferred entries open (the store
- * failed) the state cannot be trusted: every later apply, flush, scan and
- * snapshot returns that error; stop the node.
+ * batches were.  A run is also committed every 4096 entries (a restart
+ * replaying a long log), so its memory stays bounded.  After an error
+ * with deferred entries open (the store failed) the state cannot be
+ * trusted: every later apply, flush, read, scan and snapshot returns that
+ * error; stop the node.
  */
 int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res);
 int sm_apply_flush(sm *m);

@@ -28,7 +28,9 @@ enum {
 	WAL_BUF_INITIAL_BYTES = 1 << 16,
 	SPARE_CHUNK_BYTES = 1 << 20,     /* zeros per pwrite */
 	SPARE_SYNC_BYTES = 8 << 20,      /* an fdatasync per this many: no huge flush */
-	SPARE_RETRY_SECONDS = 1,         /* after a spare could not be made */
+	SPARE_RETRY_MIN_SECONDS = 1,     /* after a spare could not be made, doubling */
+	SPARE_RETRY_MAX_SECONDS = 64,
+	SPARE_FIRST_WAIT_SECONDS = 2,    /* a fresh log's first segment waits this long */
 };
 
 void wal_config_default(wal_config *cfg)
@@ -452,8 +454,11 @@ static int spare_make(wal *w)
 		rc = fs_open(w->vfs, path, FS_OPEN_CREATE | FS_OPEN_EXCL, &f);
 	if (rc != 0)
 		return rc;
-	uint8_t *zeros = calloc(1, SPARE_CHUNK_BYTES);
-	if (zeros == NULL)
+	/* Allocated first: on a nearly full disk this fails at once, instead
+	 * of filling the disk with zeros that other writers then miss. */
+	rc = fs_fallocate(w->vfs, f, w->cfg.segment_bytes);
+	uint8_t *zeros = rc == 0 ? calloc(1, SPARE_CHUNK_BYTES) : NULL;
+	if (rc == 0 && zeros == NULL)
 		rc = RP_ERR_NOMEM;
 	uint64_t off = 0;
 	while (rc == 0 && off < w->cfg.segment_bytes) {
@@ -480,6 +485,7 @@ static int spare_make(wal *w)
 static void *spare_main(void *arg)
 {
 	wal *w = arg;
+	int backoff = SPARE_RETRY_MIN_SECONDS;
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		/* MAKING here is wal_open's request for the first spare */
@@ -497,14 +503,19 @@ static void *spare_main(void *arg)
 		else if (rc != RP_ERR_CLOSED)
 			w->stats.spare_failures++;
 		pthread_cond_broadcast(&w->spare_cond); /* a rollover may wait for it */
-		if (rc != 0 && !w->stopping) {
-			/* a full disk, say: the log falls back to fallocate meanwhile */
+		if (rc == 0) {
+			backoff = SPARE_RETRY_MIN_SECONDS;
+		} else if (!w->stopping) {
+			/* a full disk, say: the log falls back to fallocate meanwhile,
+			 * and the next try waits longer each time */
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += SPARE_RETRY_SECONDS;
+			until.tv_sec += backoff;
 			while (!w->stopping &&
 			       pthread_cond_timedwait(&w->spare_cond, &w->lock, &until) == 0)
 				;
+			if (backoff < SPARE_RETRY_MAX_SECONDS)
+				backoff *= 2;
 		}
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -512,14 +523,21 @@ static void *spare_main(void *arg)
 }
 
 /* Claims the ready spare for a new segment (false if none).  The first
- * segment of a fresh log waits for the first spare to be finished. */
+ * segment of a fresh log waits for the first spare to be finished, for at
+ * most SPARE_FIRST_WAIT_SECONDS (a slow disk: fallocate then). */
 static bool spare_take(wal *w)
 {
 	if (!w->cfg.spare_segments)
 		return false;
 	pthread_mutex_lock(&w->lock);
-	while (w->spare == SPARE_MAKING && w->seg_count == 1 && !w->stopping)
-		pthread_cond_wait(&w->spare_cond, &w->lock);
+	if (w->spare == SPARE_MAKING && w->seg_count == 1) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += SPARE_FIRST_WAIT_SECONDS;
+		while (w->spare == SPARE_MAKING && !w->stopping &&
+		       pthread_cond_timedwait(&w->spare_cond, &w->lock, &until) == 0)
+			;
+	}
 	bool ready = w->spare == SPARE_READY;
 	if (ready)
 		w->spare = SPARE_TAKEN;

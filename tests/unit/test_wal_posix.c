@@ -243,12 +243,18 @@ TEST(wal_spare_segments_are_used_and_read_back)
 	wal_report rep;
 	CHECK_EQ(wal_open(&c, &w, &rep), 0);
 	uint64_t last[4] = {0};
+	wal_stats st;
 	for (int round = 0; round < 6; round++) {
 		append_rounds(w, last, 100, 900);
 		CHECK_EQ(wal_sync(w), 0);
-		usleep(50 * 1000); /* the spare thread makes the next spare */
+		/* the spare thread makes the next spare (a 256 KiB file) */
+		for (int t = 0; t < 1000; t++) {
+			wal_get_stats(w, &st);
+			if (st.spares_made > st.spares_used)
+				break;
+			usleep(10 * 1000);
+		}
 	}
-	wal_stats st;
 	wal_get_stats(w, &st);
 	CHECK(st.segments_created >= 4);
 	CHECK_EQ(st.spares_used, st.segments_created); /* never fell back */
