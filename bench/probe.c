@@ -96,6 +96,22 @@ static int zeroed_file(const char *path, size_t size)
 }
 
 static void read_all(int fd, char *p, size_t n);
+static void send_all(int fd, const char *p, size_t n);
+
+/* count writes of 100 bytes at offsets 0, 100, ... each followed by an
+ * fdatasync; ns[i] = how long write i and its fdatasync took. */
+static void timed_syncs(int fd, uint64_t *ns, long count)
+{
+	char rec[REC];
+	memset(rec, 'x', sizeof(rec));
+	for (long i = 0; i < count; i++) {
+		uint64_t t = now_ns();
+		write_all(fd, rec, sizeof(rec), (off_t)(i * REC));
+		if (fdatasync(fd) < 0)
+			die("fdatasync");
+		ns[i] = now_ns() - t;
+	}
+}
 
 /* Three writers at once, started together through a pipe. */
 static void probe_fsync_x3(const char *dir, long count)
@@ -114,34 +130,17 @@ static void probe_fsync_x3(const char *dir, long count)
 			die("fork");
 		if (kids[k] == 0) {
 			close(go[1]);
-			char path[4096], rec[REC], c;
-			memset(rec, 'x', sizeof(rec));
+			char path[4096], c;
 			snprintf(path, sizeof(path), "%s/probe-x3.%d.%d", dir, (int)getppid(), k);
 			int fd = zeroed_file(path, (size_t)count * REC);
 			uint64_t *ns = malloc(sizeof(uint64_t) * (size_t)count);
 			if (!ns)
 				die("malloc");
 			read_all(go[0], &c, 1);
-			for (long i = 0; i < count; i++) {
-				uint64_t t = now_ns();
-				write_all(fd, rec, sizeof(rec), (off_t)(i * REC));
-				if (fdatasync(fd) < 0)
-					die("fdatasync");
-				ns[i] = now_ns() - t;
-			}
+			timed_syncs(fd, ns, count);
 			close(fd);
 			unlink(path);
-			size_t bytes = sizeof(uint64_t) * (size_t)count;
-			const char *p = (const char *)ns;
-			while (bytes > 0) {
-				ssize_t w = write(back[k][1], p, bytes);
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w < 0)
-					die("write");
-				p += w;
-				bytes -= (size_t)w;
-			}
+			send_all(back[k][1], (const char *)ns, sizeof(uint64_t) * (size_t)count);
 			_exit(0);
 		}
 		close(back[k][1]);
@@ -167,8 +166,7 @@ static void probe_fsync_x3(const char *dir, long count)
 
 static void probe_fsync(const char *dir, long count)
 {
-	char path[4096], rec[REC];
-	memset(rec, 'x', sizeof(rec));
+	char path[4096];
 	uint64_t *ns = malloc(sizeof(uint64_t) * (size_t)count);
 	if (!ns)
 		die("malloc");
@@ -177,26 +175,14 @@ static void probe_fsync(const char *dir, long count)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		die(path);
-	for (long i = 0; i < count; i++) {
-		uint64_t t = now_ns();
-		write_all(fd, rec, sizeof(rec), (off_t)(i * REC));
-		if (fdatasync(fd) < 0)
-			die("fdatasync");
-		ns[i] = now_ns() - t;
-	}
+	timed_syncs(fd, ns, count);
 	close(fd);
 	unlink(path);
 	report("fsync_append", ns, count);
 
 	snprintf(path, sizeof(path), "%s/probe-overwrite.%d", dir, (int)getpid());
 	fd = zeroed_file(path, (size_t)count * REC);
-	for (long i = 0; i < count; i++) {
-		uint64_t t = now_ns();
-		write_all(fd, rec, sizeof(rec), (off_t)(i * REC));
-		if (fdatasync(fd) < 0)
-			die("fdatasync");
-		ns[i] = now_ns() - t;
-	}
+	timed_syncs(fd, ns, count);
 	close(fd);
 	unlink(path);
 	report("fsync_overwrite", ns, count);
