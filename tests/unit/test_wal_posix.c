@@ -201,6 +201,22 @@ static wal_config posix_cfg(fs *v, const char *dir, bool threaded)
 	return c;
 }
 
+/* Reopens the log, checks it is whole with every group's entries, then
+ * closes it and removes the test's directory. */
+static void reopen_check_done(fs *v, const wal_config *c, const uint64_t *last)
+{
+	wal *w;
+	wal_report rep;
+	CHECK_EQ(wal_open(c, &w, &rep), 0);
+	CHECK_EQ(rep.torn_bytes, 0);
+	CHECK(rep.segments >= 4);
+	for (uint64_t g = 1; g <= 3; g++)
+		check_group(w, g, last[g], 900);
+	wal_close(w);
+	remove_base(v);
+	fs_destroy(v);
+}
+
 TEST(wal_round_trip_on_disk_threaded)
 {
 	fs *v = fs_posix_create();
@@ -218,14 +234,7 @@ TEST(wal_round_trip_on_disk_threaded)
 	wal_get_stats(w, &st);
 	CHECK(st.segments_created >= 4);
 	wal_close(w);
-	CHECK_EQ(wal_open(&c, &w, &rep), 0);
-	CHECK_EQ(rep.torn_bytes, 0);
-	CHECK(rep.segments >= 4);
-	for (uint64_t g = 1; g <= 3; g++)
-		check_group(w, g, last[g], 900);
-	wal_close(w);
-	remove_base(v);
-	fs_destroy(v);
+	reopen_check_done(v, &c, last);
 }
 
 /* Spare segments (cfg.spare_segments): every rollover, the first segment
@@ -266,14 +275,7 @@ TEST(wal_spare_segments_are_used_and_read_back)
 	struct stat sb;
 	CHECK_EQ(stat(spare, &sb), 0);
 	CHECK_EQ((uint64_t)sb.st_size, c.segment_bytes);
-	CHECK_EQ(wal_open(&c, &w, &rep), 0);
-	CHECK_EQ(rep.torn_bytes, 0);
-	CHECK(rep.segments >= 4);
-	for (uint64_t g = 1; g <= 3; g++)
-		check_group(w, g, last[g], 900);
-	wal_close(w);
-	remove_base(v);
-	fs_destroy(v);
+	reopen_check_done(v, &c, last);
 }
 
 /* A leftover spare.tmp that is not a whole spare (a crash while it was
