@@ -393,6 +393,15 @@ static void conn_bad(peer_conn *c)
 
 static void on_write(uv_write_t *req, int status);
 
+/* An emptied output buffer: kept for reuse unless it grew large. */
+static void buf_drained(peer_buf *b)
+{
+	if (b->cap > BUF_KEEP_BYTES)
+		peer_buf_deinit(b);
+	else
+		peer_buf_reset(b);
+}
+
 /* Starts a write of c->inflight from byte `from` (what a try_write left). */
 static void conn_write(peer_conn *c, size_t from)
 {
@@ -443,10 +452,7 @@ static void conn_flush(peer_conn *c)
 		t->stats.frames_sent += c->pending_frames;
 		t->stats.bytes_sent += len;
 		c->pending_frames = 0;
-		if (c->pending.cap > BUF_KEEP_BYTES)
-			peer_buf_deinit(&c->pending);
-		else
-			peer_buf_reset(&c->pending);
+		buf_drained(&c->pending);
 		return;
 	}
 	peer_buf tmp = c->inflight;
@@ -469,10 +475,7 @@ static void on_write(uv_write_t *req, int status)
 		t->stats.bytes_sent += c->inflight.len;
 	}
 	c->inflight_frames = 0;
-	if (c->inflight.cap > BUF_KEEP_BYTES)
-		peer_buf_deinit(&c->inflight);
-	else
-		peer_buf_reset(&c->inflight);
+	buf_drained(&c->inflight);
 	if (status < 0) {
 		conn_fail(c);
 		return;

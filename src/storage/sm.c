@@ -70,9 +70,8 @@ struct sm {
 	 * writes the record once and commits.  A failure with entries open
 	 * cannot be undone entry by entry: it sticks in failed, and every
 	 * later call that changes or scans state returns it. */
-	bool open;
+	uint32_t open_entries; /* 0: nothing open; committed at SM_DEFER_MAX_ENTRIES */
 	uint64_t open_group;
-	uint32_t open_entries; /* committed at SM_DEFER_MAX_ENTRIES */
 	int failed;
 };
 
@@ -773,7 +772,7 @@ static int batch_commit(sm *m)
 {
 	if (m->failed != RP_OK)
 		return m->failed;
-	if (!m->open)
+	if (m->open_entries == 0)
 		return RP_OK;
 	sm_group_state st;
 	sm_group_get(m, m->open_group, &st);
@@ -789,7 +788,6 @@ static int batch_commit(sm *m)
 		m->failed = rc;
 		return rc;
 	}
-	m->open = false;
 	m->open_entries = 0;
 	return RP_OK;
 }
@@ -811,7 +809,7 @@ int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
 	if (e->term < st.applied_term)
 		return RP_ERR_INVALID; /* terms never go down along a log */
 	int rc;
-	if (m->open && m->open_group != group) {
+	if (m->open_entries > 0 && m->open_group != group) {
 		rc = batch_commit(m); /* one group per open batch */
 		if (rc != RP_OK)
 			return rc;
@@ -823,12 +821,9 @@ int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
 	}
 	rc = apply_entry(m, group, &st, e, res);
 	if (rc != RP_OK) {
-		if (m->open) {
-			m->be->ops->abort(m->be); /* earlier entries went with it */
-			m->failed = rc;
-			return rc;
-		}
 		m->be->ops->abort(m->be);
+		if (m->open_entries > 0)
+			m->failed = rc; /* earlier entries went with the batch */
 		return rc;
 	}
 	st.applied_index = e->index;
@@ -837,7 +832,6 @@ int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
 	 * batch_commit writes the record. */
 	rc = group_store(m, group, &st);
 	RP_CHECK(rc == RP_OK);
-	m->open = true;
 	m->open_group = group;
 	/* A long run (a restart replaying its log) is committed in pieces:
 	 * the batch's memory stays bounded. */
