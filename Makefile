@@ -130,7 +130,7 @@ demo: build/release/rasputin-sim
 
 # make test: everything CI runs; ends with "N passed, N failed".
 test: $(UNIT_BINS) build/release/rasputin-sim build/debug/rasputin-sim mutants build/release/crash_writer \
-      $(CLUSTER_BINS)
+      $(CLUSTER_BINS) build/release/bench/rpload build/release/bench/probe
 	@./tests/run.sh
 
 # make bench: rasputin beside etcd and Redis on this machine, one run (a benchmark,

@@ -12,6 +12,17 @@
  *   probe rtt COUNT         COUNT ping-pongs of 100 bytes over loopback TCP
  *                           between two processes (TCP_NODELAY, blocking), as
  *                           between two nodes on one machine
+ *   probe commit DIR COUNT  what a 3-node commit costs on this disk with no
+ *                           server software in the way: COUNT rounds in which
+ *                           a "leader" process sends 100 bytes over loopback
+ *                           TCP to two "follower" processes, then overwrites
+ *                           100 bytes + fdatasync in its own file; each
+ *                           follower writes what has arrived to its own file
+ *                           with one fdatasync (group commit) and acks each
+ *                           round in it.  A round ends when the leader's sync
+ *                           and the first ack are done (a majority is
+ *                           durable); the next starts at once, so the slower
+ *                           follower's sync overlaps it, as in a cluster
  *
  * Output, one line per measurement (nearest-rank percentiles):
  *   RESULT probe=fsync_append n=2000 p50_us=180.2 p99_us=900.1 avg_us=210.0
@@ -276,8 +287,146 @@ static void probe_rtt(long count)
 	free(ns);
 }
 
+/* A loopback TCP connection pair: *a and *b, TCP_NODELAY both. */
+static void tcp_pair(int *a, int *b)
+{
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0 ||
+	    getsockname(l, (struct sockaddr *)&sa, &sl) < 0)
+		die("bind");
+	*a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*a < 0 || connect(*a, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("connect");
+	*b = accept(l, NULL, NULL);
+	if (*b < 0)
+		die("accept");
+	close(l);
+	int one = 1;
+	setsockopt(*a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(*b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Group commit, as a node's log does: everything that has arrived goes to
+ * the file with one write and one fdatasync, then one ack per round. */
+static void commit_follower(int fd, const char *path, long count)
+{
+	enum { MAX_BATCH = 64 };
+	int file = zeroed_file(path, (size_t)count * REC);
+	static char buf[MAX_BATCH * REC];
+	size_t have = 0;
+	long done = 0;
+	while (done < count) {
+		ssize_t r = recv(fd, buf + have, sizeof(buf) - have, have < REC ? 0 : MSG_DONTWAIT);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			r = 0;
+		else if (r < 0 && errno == EINTR)
+			continue;
+		else if (r <= 0)
+			die("recv");
+		have += (size_t)r;
+		if (have < REC)
+			continue;
+		size_t rounds = have / REC, bytes = rounds * REC;
+		write_all(file, buf, bytes, (off_t)(done * REC));
+		if (fdatasync(file) < 0)
+			die("fdatasync");
+		send_all(fd, buf, bytes); /* one ack per round */
+		done += (long)rounds;
+		memmove(buf, buf + bytes, have - bytes);
+		have -= bytes;
+	}
+	close(file);
+	unlink(path);
+}
+
+/* Reads acks from either follower until one for round `want` arrives;
+ * acks of earlier rounds (the slower follower's) are passed over. */
+static void await_ack(const int fds[2], long want, long next[2])
+{
+	for (;;) {
+		for (int k = 0; k < 2; k++) {
+			if (next[k] > want)
+				return; /* already read */
+		}
+		fd_set rs;
+		FD_ZERO(&rs);
+		FD_SET(fds[0], &rs);
+		FD_SET(fds[1], &rs);
+		if (select((fds[0] > fds[1] ? fds[0] : fds[1]) + 1, &rs, NULL, NULL, NULL) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("select");
+		}
+		for (int k = 0; k < 2; k++) {
+			if (FD_ISSET(fds[k], &rs)) {
+				char rec[REC];
+				read_all(fds[k], rec, sizeof(rec));
+				next[k]++;
+			}
+		}
+	}
+}
+
+static void probe_commit(const char *dir, long count)
+{
+	int lead[2], fol[2];
+	pid_t kids[2];
+	for (int k = 0; k < 2; k++) {
+		tcp_pair(&lead[k], &fol[k]);
+		kids[k] = fork();
+		if (kids[k] < 0)
+			die("fork");
+		if (kids[k] == 0) {
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/probe-commit.%d.%d", dir, (int)getppid(), k);
+			commit_follower(fol[k], path, count);
+			_exit(0);
+		}
+		close(fol[k]);
+	}
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/probe-commit.%d.leader", dir, (int)getpid());
+	int file = zeroed_file(path, (size_t)count * REC);
+	usleep(200 * 1000); /* every follower has its file */
+	uint64_t *ns = malloc(sizeof(uint64_t) * (size_t)count);
+	if (!ns)
+		die("malloc");
+	long next[2] = {0, 0};
+	char rec[REC];
+	memset(rec, 'x', sizeof(rec));
+	for (long i = 0; i < count; i++) {
+		uint64_t t = now_ns();
+		send_all(lead[0], rec, sizeof(rec));
+		send_all(lead[1], rec, sizeof(rec));
+		write_all(file, rec, sizeof(rec), (off_t)(i * REC));
+		if (fdatasync(file) < 0)
+			die("fdatasync");
+		await_ack(lead, i, next);
+		ns[i] = now_ns() - t;
+	}
+	await_ack(lead, count - 1, next); /* the slower follower's last acks */
+	for (int k = 0; k < 2; k++) {
+		while (next[k] < count) {
+			read_all(lead[k], rec, sizeof(rec));
+			next[k]++;
+		}
+		close(lead[k]);
+		waitpid(kids[k], NULL, 0);
+	}
+	close(file);
+	unlink(path);
+	report("commit_floor", ns, count);
+	free(ns);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "commit") == 0) {
+		probe_commit(argv[2], atol(argv[3]) > 0 ? atol(argv[3]) : 1000);
+		return 0;
+	}
 	if (argc == 4 && strcmp(argv[1], "fsync") == 0) {
 		probe_fsync(argv[2], atol(argv[3]) > 0 ? atol(argv[3]) : 1000);
 		return 0;
@@ -286,6 +435,6 @@ int main(int argc, char **argv)
 		probe_rtt(atol(argv[2]) > 0 ? atol(argv[2]) : 10000);
 		return 0;
 	}
-	fprintf(stderr, "usage: probe fsync DIR COUNT | probe rtt COUNT\n");
+	fprintf(stderr, "usage: probe fsync DIR COUNT | probe rtt COUNT | probe commit DIR COUNT\n");
 	return 2;
 }

@@ -732,7 +732,12 @@ class Report:
                              ("fsync_overwrite", "overwrite 100 bytes of a written file + fdatasync"),
                              ("fsync_overwrite_x3", "the same overwrite + fdatasync by three processes at "
                               "once, each on its own file, as three nodes' logs on this one disk"),
-                             ("rtt", "loopback TCP round trip, 100 bytes (the reference)")):
+                             ("rtt", "loopback TCP round trip, 100 bytes (the reference)"),
+                             ("commit_floor", "a bare 3-node commit on this disk, no server: a leader "
+                              "process sends 100 bytes to two follower processes over loopback TCP and "
+                              "overwrites + fdatasyncs its own file; each follower writes what has "
+                              "arrived to its own file with one fdatasync and acks; done at the "
+                              "leader's sync and the first ack")):
                 if k in pr:
                     L.append(f"- {title}: p50 {pr[k]['p50_us']:.1f} µs, p99 {pr[k]['p99_us']:.1f} µs "
                              f"({int(pr[k]['n'])} samples)")
@@ -751,6 +756,17 @@ class Report:
                              f"have it on disk, and all three flush at once on this one disk; with the "
                              f"three-writer fdatasync instead, fdatasync + 2 RTT = {x3:.3f} ms, and "
                              f"rasputin's p50 is {p50 / x3:.2f}x that")
+                if "commit_floor" in pr:
+                    floor = (pr["commit_floor"]["p50_us"] + pr["rtt"]["p50_us"]) / 1000
+                    L.append(f"- for context, not the target: one write with no server software in the "
+                             f"way, the bare commit + the client's RTT = "
+                             f"{floor:.3f} ms ({floor / ref:.2f}x the reference); rasputin's p50 is "
+                             f"{p50 / floor:.2f}x that")
+                    if "ping" in pr:
+                        tool = pr["commit_floor"]["p50_us"] / 1000 + pr["ping"]["p50_ms"]
+                        L.append(f"- for context, not the target: the bare commit + redis-benchmark's own "
+                                 f"round trip (its PING p50 above) = {tool:.3f} ms ({tool / ref:.2f}x "
+                                 f"the reference); rasputin's p50 is {p50 / tool:.2f}x that")
         else:
             L.append("Not measured.")
         L.append("")
@@ -889,6 +905,10 @@ def measure_probes(report, tmp, servers):
     r = run([PROBE, "rtt", PROBE_RTTS], timeout=600)
     res = parse_result(r.stdout)
     report.probe["rtt"] = res
+    r = run([PROBE, "commit", tmp, PROBE_FSYNCS], timeout=600)
+    res = parse_result(r.stdout)
+    if res:
+        report.probe[res["probe"]] = res
     ping = run(["redis-benchmark", "-p", REDIS_MEM, "-c", 1, "-n", PROBE_RTTS, "-t", "ping_inline",
                 "--csv"], timeout=600, check=False)
     rows = [l for l in ping.stdout.splitlines() if l.startswith('"PING')]
@@ -901,6 +921,8 @@ def measure_probes(report, tmp, servers):
         + (f", overwrite by three writers at once p50 {pr['fsync_overwrite_x3']['p50_us']:.0f} µs"
            if "fsync_overwrite_x3" in pr else "")
         + f"; loopback RTT p50 {pr['rtt']['p50_us']:.1f} µs"
+        + (f"; bare 3-process commit p50 {pr['commit_floor']['p50_us']:.0f} µs"
+           if "commit_floor" in pr else "")
         + (f"; Redis PING p50 {pr['ping']['p50_ms'] * 1000:.0f} µs" if "ping" in pr else ""))
 
 
