@@ -6,9 +6,13 @@
 # --debug-unsafe-follower-reads that must FAIL, and a short leader-stability
 # pass (leader changes asserted; throughput reported, not asserted).
 # `make faults` is the long version.  Prints one "N passed, N failed".
+# The runs' output (histories, node logs, reports: about 500 MB) goes under
+# one temporary directory, removed when every step passed and kept, with
+# its path printed, when one failed (or KEEP=1).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
+OUT=$(mktemp -d /tmp/rasputin-faults-ci.XXXXXX)
 passed=0
 failed=0
 names=()
@@ -39,12 +43,19 @@ step() { # NAME CMD...: runs a suite, folds its last tally line into ours
 step "checker teeth (known non-linearizable histories)" $PY tests/faults/test_check.py
 step "namespace harness self-test" $PY tests/faults/test_netns.py
 step "campaign: 90 s, 3 nodes, every nemesis" \
-	$PY tests/faults/campaign.py run --seconds "${FAULT_CI_SECONDS:-90}" --nodes 3 --tag c
+	$PY tests/faults/campaign.py run --seconds "${FAULT_CI_SECONDS:-90}" --nodes 3 --tag c \
+	--out "$OUT/campaign"
 step "teeth: unsafe follower reads must FAIL" \
-	$PY tests/faults/campaign.py run --seconds 20 --nodes 3 --tag t --unsafe-reads
+	$PY tests/faults/campaign.py run --seconds 20 --nodes 3 --tag t --unsafe-reads \
+	--out "$OUT/teeth"
 step "leader stability (short)" \
 	$PY tests/faults/campaign.py stability --seconds "${STABILITY_CI_SECONDS:-10}" --tag s \
-	--no-throughput-target
+	--no-throughput-target --out "$OUT/stability"
 [ ${#names[@]} -gt 0 ] && echo "failed: ${names[*]}"
+if [ "$failed" -eq 0 ] && [ -z "${KEEP:-}" ]; then
+	rm -rf "$OUT"
+else
+	echo "output kept in $OUT"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
