@@ -27,6 +27,7 @@
 static void conn_close(srv_conn *c);
 static void conn_flush(srv_conn *c);
 static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void conn_read_start(srv_conn *c);
 
 static void add_err(struct resp_out *o, const char *msg)
 {
@@ -114,7 +115,7 @@ void srv_conn_req_done(srv_conn *c)
 	conn_flush(c);
 	if (c->reading_paused && c->inflight < SRV_CONN_MAX_INFLIGHT / 2 && !c->closing) {
 		c->reading_paused = false;
-		uv_read_start((uv_stream_t *)&c->tcp, NULL, conn_read_cb);
+		conn_read_start(c);
 	}
 }
 
@@ -316,6 +317,18 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(slab, sizeof(slab));
 }
 
+/* Reads the socket (again, after a pause).  A connection that cannot be
+ * read is closed, never left waiting for input it will not see. */
+static void conn_read_start(srv_conn *c)
+{
+	int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, conn_read_cb);
+	if (rc != 0) {
+		RP_WARN("client %llu: cannot read the socket: %s; closing it",
+		        (unsigned long long)c->id, uv_strerror(rc));
+		conn_close(c);
+	}
+}
+
 static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	srv_conn *c = st->data;
@@ -465,7 +478,7 @@ static void on_connection(uv_stream_t *server, int status)
 	s->conns = c;
 	s->conn_count++;
 	s->total_connections++;
-	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, conn_read_cb);
+	conn_read_start(c);
 }
 
 int srv_clients_start(srv *s, char *why, size_t why_cap)

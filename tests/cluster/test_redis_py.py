@@ -43,6 +43,23 @@ def main():
     check("a pipeline reads its own writes", gets == [str(i).encode() for i in range(500)],
           repr(gets[:5]))
 
+    # More requests than a connection may have in flight (1024): the
+    # server stops reading the socket until replies drain, then must read
+    # on.  Sent to the leader and to a follower (forwarded requests).
+    for name, client in (("this node", r), ("another node", rs[0])):
+        p = client.pipeline(transaction=False)
+        for i in range(3000):
+            p.set("deep:%d" % i, i)
+            p.get("deep:%d" % i)
+        try:
+            out = p.execute()
+        except redis.RedisError as e:
+            out = [e]
+        check("a 6000-command pipeline to %s gets every reply" % name,
+              len(out) == 6000 and all(x is True for x in out[0::2]) and
+              out[1::2] == [str(i).encode() for i in range(3000)],
+              repr(out[:3]) + " ... %d replies" % len(out))
+
     key = bytes(range(256))
     val = bytes(reversed(range(256))) * 100
     check("binary key and value: SET", r.set(key, val) is True)
@@ -55,7 +72,7 @@ def main():
     check("MGET 100 keys", rs[0].mget(list(mapping)) == [v.encode() for v in mapping.values()])
 
     want = set(k.encode() for k in mapping) | set(("pipe:%d" % i).encode() for i in range(500)) | \
-        {key, b"empty"}
+        set(("deep:%d" % i).encode() for i in range(3000)) | {key, b"empty"}
     got = set(rs[0].scan_iter(count=37))
     check("scan_iter returns every key exactly once", got == want,
           "missing %d, extra %d" % (len(want - got), len(got - want)))
