@@ -45,6 +45,7 @@ typedef struct {
 	hp_id id;
 	peer_state state;
 	uint64_t match; /* highest index known durable on the peer */
+	uint64_t progress_us; /* when an answer last raised match (0: never) */
 	uint64_t next;  /* next index to send; match < next */
 	uint64_t probe_sent_us; /* PROBE: when the outstanding probe left; 0 = none */
 	inflight infl[MAX_INFLIGHT]; /* REPLICATE: appends not yet acknowledged */
@@ -240,6 +241,24 @@ static const hp_conf *conf_current(const hp_node *n)
 static uint32_t quorum(const hp_node *n) { return conf_current(n)->voter_count / 2 + 1; }
 
 static bool is_voter(const hp_node *n, hp_id id) { return hp_conf_is_voter(conf_current(n), id); }
+
+/* [LIVENESS] Voters campaign, and so does a voter whose own removal is
+ * the newest configuration in its log and not committed as far as it
+ * knows.  It may hold the only copy of that entry among the live nodes:
+ * the rest, still on the old configuration, then need its vote, which
+ * its longer log refuses them, while the new configuration's other
+ * members may be gone.  It wins only with a quorum of the new
+ * configuration (its own vote does not count there), and like a leader
+ * that removed itself it leads until the removal commits, then hands over
+ * (transfer_try).  A removal it knows committed ends its campaigns. */
+static bool may_campaign(const hp_node *n)
+{
+	if (is_voter(n, n->cfg.id))
+		return true;
+	if (n->conf_count < 2 || n->commit >= n->confs[n->conf_count - 1].index)
+		return false;
+	return hp_conf_is_voter(&n->confs[n->conf_count - 2].conf, n->cfg.id);
+}
 
 static peer *peer_find(hp_node *n, hp_id id)
 {
@@ -1204,8 +1223,10 @@ static void on_append_resp(hp_node *n, const hp_msg *r)
 	} else {
 		if (r->log_index > hp_log_last_index(&n->log))
 			return; /* cannot be: it answers something we sent */
-		if (r->log_index > p->match)
+		if (r->log_index > p->match) {
 			p->match = r->log_index;
+			p->progress_us = n->now;
+		}
 		if (p->next <= p->match)
 			p->next = p->match + 1;
 		infl_free_to(p, p->match);
@@ -1549,9 +1570,17 @@ void hp_tick(hp_node *n, uint64_t now)
 		for (uint32_t i = 0; i < n->peer_count; i++) {
 			peer *p = &n->peers[i];
 			uint64_t timeout = 2 * n->cfg.heartbeat_us;
+			/* [LIVENESS] An append was lost: probe again.  Lost means
+			 * answers stopped raising match, not that the oldest append is
+			 * old: under a load deeper than the follower drains in
+			 * `timeout`, answers arrive late but steadily, and resending
+			 * the window would only pile duplicates onto a follower that
+			 * is already behind (answers then came ever later, until the
+			 * lease lapsed with every node healthy). */
 			if (p->state == PEER_REPLICATE && p->infl_count > 0 &&
-			    n->now - p->infl[p->infl_head].sent_us >= timeout)
-				to_probe(p); /* an append was lost: probe again */
+			    n->now - p->infl[p->infl_head].sent_us >= timeout &&
+			    n->now - p->progress_us >= timeout)
+				to_probe(p);
 			if (p->state == PEER_PROBE && p->probe_sent_us != 0 &&
 			    n->now - p->probe_sent_us >= n->cfg.heartbeat_us)
 				p->probe_sent_us = 0;
@@ -1565,7 +1594,7 @@ void hp_tick(hp_node *n, uint64_t now)
 		reads_release(n);
 		break;
 	case HP_FOLLOWER: {
-		if (!is_voter(n, n->cfg.id))
+		if (!may_campaign(n))
 			break; /* learners and removed nodes never campaign */
 		uint64_t from = n->promise_until > n->backoff_until ? n->promise_until
 		                                                    : n->backoff_until;
@@ -1851,8 +1880,16 @@ void hp_ready_take(hp_node *n, hp_ready *rd)
 	if (n->applied < appliable) {
 		rd->committed = hp_log_at(&n->log, n->applied + 1);
 		RP_CHECK(rd->committed != NULL);
-		rd->committed_count = (size_t)(appliable - n->applied);
-		n->applied = appliable;
+		uint64_t count = appliable - n->applied;
+		if (n->cfg.max_committed_bytes) {
+			uint64_t bytes = 0, k = 0;
+			while (k < count && (k == 0 || bytes < n->cfg.max_committed_bytes))
+				bytes += rd->committed[k++].size_bytes;
+			rd->committed_more = k < count;
+			count = k;
+		}
+		rd->committed_count = (size_t)count;
+		n->applied += count;
 	}
 	if (n->ready_read_count > 0) {
 		rd->reads = n->ready_reads;

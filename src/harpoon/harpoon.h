@@ -193,6 +193,12 @@ typedef struct {
 	uint32_t max_batch_bytes;
 	uint32_t max_entry_bytes;
 	uint32_t max_uncommitted_entries; /* proposals beyond this get HP_ERR_BUSY */
+	/* Committed entries handed out in one ready stop once they pass this
+	 * many bytes (always at least one entry); the rest follow in later
+	 * readies (rd.committed_more).  Lets a node that fell behind in
+	 * applying catch up in slices, answering its peers between them.
+	 * 0 = no limit. */
+	uint32_t max_committed_bytes;
 	uint32_t max_pending_reads;
 	uint32_t snapshot_chunk_bytes;
 	uint64_t compact_hint_entries; /* rd.compact_hint once the log holds this many */
@@ -243,6 +249,7 @@ typedef struct {
 	size_t msg_after_persist_count;
 	const hp_entry *committed; /* apply in order */
 	size_t committed_count;
+	bool committed_more; /* more committed entries wait (max_committed_bytes) */
 	const hp_read_state *reads;
 	size_t read_count;
 	bool has_snap_chunk; /* persist the chunk; if last, install the snapshot,

@@ -184,6 +184,7 @@ struct sim_node {
 	bool corrupt;         /* recovery refused its log: stays down until replaced */
 	bool bit_flipped;     /* latent corruption was injected into its WAL */
 	bool flip_unseen;     /* ... and it has not restarted since */
+	bool disk_failed;     /* a fatal disk error: no more write rounds until it stops */
 	sim_clock clock;
 	uint64_t down_since_us;
 	sim_replica rep[SIM_GROUP_COUNT];

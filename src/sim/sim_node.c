@@ -100,6 +100,7 @@ sim_node *sim_node_create(sim_world *w, const hp_conf *initial, bool added)
 			r->cfg.max_batch_entries = w->p.max_batch_entries;
 		if (w->p.max_inflight_appends)
 			r->cfg.max_inflight_appends = w->p.max_inflight_appends;
+		r->cfg.max_committed_bytes = w->p.max_committed_bytes;
 		r->cfg.rand = node_rand;
 		r->cfg.rand_ctx = r;
 		r->cfg.snapshot_read = node_snapshot_read;
@@ -218,12 +219,15 @@ static void node_disk_failed(sim_world *w, sim_node *n, int rc, const char *what
 	}
 	sim_trace(w, "DISK n%llu: %s failed: %s; the node stops", (unsigned long long)n->id, what,
 	          rp_strerror(rc));
+	/* Its failed round's batches are gone: a later round (before the stop
+	 * event runs) would append after a hole.  rasputind exits at once. */
+	n->disk_failed = true;
 	sim_schedule(w, w->now_us, SIM_EV_DISK_FAIL, n->slot, n->incarnation, NULL);
 }
 
 static bool disk_usable(const sim_node *n)
 {
-	return n->disk.log != NULL && wal_failed(n->disk.log) == 0;
+	return n->disk.log != NULL && !n->disk_failed && wal_failed(n->disk.log) == 0;
 }
 
 /* The checker's view of the disk after a durable round. */
@@ -923,6 +927,7 @@ void sim_node_crash(sim_world *w, sim_node *n)
 	}
 	sim_disk_crash(&n->disk);
 	n->up = false;
+	n->disk_failed = false;
 	sim_check_leases_changed(w);
 	n->incarnation++;
 	n->down_since_us = w->now_us;

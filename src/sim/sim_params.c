@@ -166,6 +166,9 @@ void sim_params_draw(sim_params *p, uint64_t seed)
 		p->corrupt_nodes_max = f;
 		p->corrupt_pct = (uint32_t)pick(&rng, 10, 50);
 	}
+	/* Committed entries handed out in slices (drawn after everything
+	 * above, which stays what it was for a seed). */
+	p->max_committed_bytes = chance_pct(&rng, 40) ? (uint32_t)pick(&rng, 1, 256) : 0;
 }
 
 void sim_params_print(FILE *f, const sim_params *p, const char *prefix)
@@ -192,9 +195,11 @@ void sim_params_print(FILE *f, const sim_params *p, const char *prefix)
 	fprintf(f, "%sworkload %u clients, %u keys, think <= %llu ms, %u%% reads, timeout %llu ms\n",
 	        prefix, p->clients, p->keys, (unsigned long long)(p->think_max_us / 1000),
 	        p->read_pct, (unsigned long long)(p->op_timeout_us / 1000));
-	fprintf(f, "%sbatches <= %u entries, <= %u appends in flight (0: core default); %u%% of new "
-	           "leaders crashed or cut off at once\n",
-	        prefix, p->max_batch_entries, p->max_inflight_appends, p->leader_kill_pct);
+	fprintf(f, "%sbatches <= %u entries, <= %u appends in flight (0: core default), committed "
+	           "handed out <= %u bytes at a time (0: all); %u%% of new leaders crashed or cut "
+	           "off at once\n",
+	        prefix, p->max_batch_entries, p->max_inflight_appends, p->max_committed_bytes,
+	        p->leader_kill_pct);
 	fprintf(f, "%sfaults for %llu s: partitions every ~%llu ms (%llu-%llu ms), crashes every ~%llu ms "
 	           "(down %llu-%llu ms, %u%% leader), power failures every ~%llu ms, clock changes "
 	           "every ~%llu ms, membership every ~%llu ms (<= %u adds); liveness within %llu ms\n",

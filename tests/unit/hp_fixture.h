@@ -44,6 +44,7 @@ typedef struct {
 	uint64_t read_index[64];
 	uint32_t read_count;
 	uint32_t snap_chunks_received;
+	uint32_t sliced_readies; /* readies with committed_more set */
 	bool hold_persist; /* if set, readies are not persisted (and acks not sent) */
 } fx_node;
 
@@ -57,6 +58,10 @@ typedef struct {
 	rp_prng prng;
 	hp_config cfg;
 	uint32_t sent_by_type[16];
+	/* APPENDs with entries, per destination: the highest entry index sent
+	 * so far, and how many started at or below it (resends). */
+	uint64_t sent_upto[FX_MAX_NODES + 1];
+	uint32_t resent_to[FX_MAX_NODES + 1];
 	uint32_t leader_changes;
 	hp_id last_leader;
 } fx_cluster;
@@ -118,7 +123,10 @@ static inline void fx_node_start(fx_cluster *c, uint32_t i, const hp_conf *initi
 	fn->read_count = 0;
 }
 
-static inline void fx_init(fx_cluster *c, uint32_t count, uint64_t seed)
+/* fx_init with the default config changed by tune (may be NULL) before
+ * any node starts. */
+static inline void fx_init_with(fx_cluster *c, uint32_t count, uint64_t seed,
+                                void (*tune)(hp_config *))
 {
 	memset(c, 0, sizeof(*c));
 	c->count = count;
@@ -127,12 +135,19 @@ static inline void fx_init(fx_cluster *c, uint32_t count, uint64_t seed)
 	hp_config_default(&c->cfg);
 	c->cfg.group = 7;
 	c->cfg.snapshot_chunk_bytes = 32;
+	if (tune)
+		tune(&c->cfg);
 	hp_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	for (uint32_t i = 0; i < count; i++)
 		conf.voters[conf.voter_count++] = i + 1;
 	for (uint32_t i = 0; i < count; i++)
 		fx_node_start(c, i, &conf);
+}
+
+static inline void fx_init(fx_cluster *c, uint32_t count, uint64_t seed)
+{
+	fx_init_with(c, count, seed, NULL);
 }
 
 static inline void fx_free_msg(fx_msg *fm)
@@ -147,6 +162,13 @@ static inline void fx_enqueue(fx_cluster *c, const hp_msg *m)
 {
 	if (m->type < 16)
 		c->sent_by_type[m->type]++;
+	if (m->type == HP_MSG_APPEND && m->entry_count && m->to <= FX_MAX_NODES) {
+		uint64_t first = m->log_index + 1, last = m->log_index + m->entry_count;
+		if (first <= c->sent_upto[m->to])
+			c->resent_to[m->to]++;
+		if (last > c->sent_upto[m->to])
+			c->sent_upto[m->to] = last;
+	}
 	if (c->queue_count >= FX_MAX_MSGS)
 		return;
 	fx_msg *fm = &c->queue[c->queue_count++];
@@ -206,6 +228,7 @@ static inline void fx_drain(fx_cluster *c, uint32_t i)
 		fx_persist(fn, &rd);
 		for (size_t k = 0; k < rd.msg_after_persist_count; k++)
 			fx_enqueue(c, &rd.msgs_after_persist[k]);
+		fn->sliced_readies += rd.committed_more;
 		for (size_t k = 0; k < rd.committed_count; k++) {
 			const hp_entry *e = &rd.committed[k];
 			if (fn->applied_count < FX_MAX_APPLIED) {

@@ -534,6 +534,102 @@ TEST(proposals_are_bounded)
 	fx_destroy(&c);
 }
 
+static void tune_slices(hp_config *cfg)
+{
+	cfg->max_committed_bytes = 5; /* two or three of the entries below */
+}
+
+TEST(committed_entries_come_in_slices_in_order)
+{
+	fx_cluster c;
+	fx_init_with(&c, 3, 21, tune_slices);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	/* Held back, a follower falls behind; released, it gets the backlog
+	 * a few entries per ready, in order. */
+	hp_id f = l == 1 ? 2 : 1;
+	c.nodes[f - 1].hold_persist = true;
+	char buf[16];
+	for (int i = 0; i < 100; i++) {
+		snprintf(buf, sizeof(buf), "s%02d", i);
+		CHECK_EQ(fx_propose(&c, l, buf), 0);
+	}
+	fx_run(&c, 50 * MS, 5 * MS);
+	c.nodes[f - 1].hold_persist = false;
+	fx_run(&c, 500 * MS, 5 * MS);
+	for (hp_id i = 1; i <= 3; i++) {
+		fx_node *n = &c.nodes[i - 1];
+		CHECK(n->sliced_readies > 0);
+		CHECK(n->applied_count >= 101);
+		for (uint64_t k = 1; k < n->applied_count; k++)
+			CHECK_EQ(n->applied[k].index, n->applied[k - 1].index + 1);
+		CHECK_EQ(n->applied_count, c.nodes[l - 1].applied_count);
+		CHECK(memcmp(n->applied[n->applied_count - 1].data, "s99", 3) == 0);
+	}
+	fx_destroy(&c);
+}
+
+static void tune_one_entry_appends(hp_config *cfg)
+{
+	cfg->max_batch_entries = 1;
+}
+
+/* An answer from follower f to the leader l for everything up to index. */
+static void fake_ack(fx_cluster *c, hp_id l, hp_id f, uint64_t index, uint64_t send_us)
+{
+	hp_status st = fx_status(c, l);
+	hp_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = HP_MSG_APPEND_RESP;
+	m.group = c->cfg.group;
+	m.from = f;
+	m.to = l;
+	m.term = st.term;
+	m.log_index = index;
+	m.send_us = send_us;
+	hp_step(c->nodes[l - 1].node, c->now, &m);
+	fx_deliver_all(c);
+}
+
+/* The leader takes an append as lost only when answers stop raising the
+ * follower's match, not when the oldest one in flight is old: a follower
+ * that answers late but steadily (a deep load on busy CPUs) gets no
+ * resends piled on top of its backlog.  One that stops answering does. */
+TEST(late_but_steady_answers_cause_no_resends)
+{
+	for (int silent = 0; silent <= 1; silent++) {
+		fx_cluster c;
+		fx_init_with(&c, 3, 22, tune_one_entry_appends);
+		hp_id l = elect(&c);
+		CHECK(l != 0);
+		hp_id f = l == 1 ? 2 : 1;
+		/* f hears nothing; its answers are made up below. */
+		c.cut[l][f] = c.cut[f][l] = true;
+		uint64_t base = fx_status(&c, l).last_index;
+		uint64_t t0 = c.now;
+		for (int i = 0; i < 40; i++)
+			CHECK_EQ(fx_propose(&c, l, "w"), 0);
+		fx_deliver_all(&c);
+		CHECK_EQ(c.sent_upto[f], base + 8); /* the window: 8 one-entry appends */
+		uint32_t resent_before = c.resent_to[f];
+		/* 600 ms, three times the loss timeout (2 heartbeats): every
+		 * 50 ms f answers one more of the appends sent at t0. */
+		for (uint64_t k = 1; k <= 12; k++) {
+			fx_run(&c, 50 * MS, 10 * MS);
+			if (!silent)
+				fake_ack(&c, l, f, base + k, t0);
+		}
+		if (silent) {
+			CHECK(c.resent_to[f] > resent_before); /* lost: probed again */
+		} else {
+			CHECK_EQ(c.resent_to[f], resent_before);
+			CHECK(c.sent_upto[f] >= base + 12 + 8); /* the window moved on */
+		}
+		CHECK_EQ(fx_leader(&c), l);
+		fx_destroy(&c);
+	}
+}
+
 TEST(conf_change_encoding_round_trips)
 {
 	uint8_t buf[HP_CONF_CHANGE_BYTES];
