@@ -60,6 +60,7 @@ run_suite "storage crash test (kill -9, real disk)" env DURATION="${CRASH_SECOND
 run_suite "cluster: redis-cli, redis-benchmark, membership, restart" ./tests/cluster/test_basic.sh
 run_suite "cluster: redis-py, librasputin, rasputin-cli, bad input" ./tests/cluster/test_clients.sh
 run_suite "cluster: kill -9 of the leader under load, linearizability" ./tests/cluster/test_kill_leader.sh
+run_suite "cluster: a bulk load of 1,000,000 keys keeps its leader" ./tests/cluster/test_bulk_load.sh
 run_suite "bench tools: probe and rpload measure" ./tests/bench/test_tools.sh
 run_suite "faults: nemeses on real processes in network namespaces" ./tests/faults/run_ci.sh
 

@@ -414,6 +414,17 @@ static void refresh_status(srv *s)
 	}
 }
 
+static void apply_idle_cb(uv_idle_t *h)
+{
+	srv_node_drain(h->data);
+}
+
+/* Applies at most one slice of committed entries (hcfg.max_committed_bytes)
+ * per call: a node that fell behind catches up over several loop turns,
+ * reading and answering its peers between slices, instead of going deaf
+ * for as long as the whole backlog takes (long enough, under a heavy
+ * load on shared CPUs, for the leader's lease to lapse).  The idle handle
+ * keeps the loop from sleeping while a slice waits. */
 void srv_node_drain(srv *s)
 {
 	if (s->core == NULL || s->stopping == 2)
@@ -423,9 +434,10 @@ void srv_node_drain(srv *s)
 		return;
 	}
 	s->draining = true;
+	bool sliced = false;
 	do {
 		s->drain_again = false;
-		while (s->core && hp_has_ready(s->core)) {
+		while (s->core && !sliced && hp_has_ready(s->core)) {
 			hp_ready rd;
 			hp_ready_take(s->core, &rd);
 			for (size_t i = 0; i < rd.msg_count; i++)
@@ -482,6 +494,7 @@ void srv_node_drain(srv *s)
 			persist_encode_after(s, p, &rd);
 			for (size_t i = 0; i < rd.committed_count && s->stopping != 2; i++)
 				apply_committed(s, &rd.committed[i]);
+			sliced = rd.committed_more;
 			if (rd.committed_count && s->stopping != 2)
 				apply_flush(s);
 			for (size_t i = 0; i < rd.read_count; i++)
@@ -498,8 +511,14 @@ void srv_node_drain(srv *s)
 			refresh_status(s);
 			srv_exec_after_apply(s);
 		}
-	} while (s->drain_again && s->stopping != 2);
+	} while (s->drain_again && !sliced && s->stopping != 2);
 	s->draining = false;
+	if (s->stopping == 2)
+		return;
+	if (sliced)
+		uv_idle_start(&s->apply_idle, apply_idle_cb);
+	else
+		uv_idle_stop(&s->apply_idle);
 }
 
 void srv_node_tick(srv *s)
@@ -612,9 +631,13 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	s->hcfg.max_entry_bytes = s->cfg.max_value_bytes + 4096 > HP_MAX_ENTRY_BYTES
 	                              ? HP_MAX_ENTRY_BYTES
 	                              : s->cfg.max_value_bytes + 4096;
-	if (s->hcfg.max_batch_bytes < s->hcfg.max_entry_bytes)
-		s->hcfg.max_batch_bytes = s->hcfg.max_entry_bytes;
+	/* What a follower has in flight (max_inflight_appends of these) is
+	 * how far behind the send its answers come: it must drain well inside
+	 * a lease, which the leader renews only with answers to what it sent
+	 * within the lease.  A larger entry still goes, alone. */
+	s->hcfg.max_batch_bytes = SRV_APPEND_BATCH_BYTES;
 	s->hcfg.compact_hint_entries = s->cfg.snapshot_entries;
+	s->hcfg.max_committed_bytes = SRV_APPLY_SLICE_BYTES;
 	s->hcfg.rand = node_rand;
 	s->hcfg.rand_ctx = s;
 	s->hcfg.snapshot_read = sm_snapshot_read_cb;
@@ -674,6 +697,8 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	        s->st.conf.learner_count);
 	uv_async_init(s->loop, &s->wal_async, wal_async_cb);
 	s->wal_async.data = s;
+	uv_idle_init(s->loop, &s->apply_idle);
+	s->apply_idle.data = s;
 	return 0;
 }
 

@@ -43,6 +43,9 @@
 enum {
 	SRV_GROUP = 1,               /* the one consensus group until sharding */
 	SRV_CONN_MAX_INFLIGHT = 1024, /* pipelined requests per connection before reads pause */
+	SRV_APPLY_SLICE_BYTES = 256 << 10, /* committed entries applied per loop turn, at most
+	                                      (and at least one entry): node.c */
+	SRV_APPEND_BATCH_BYTES = 256 << 10, /* entries per APPEND, at most (at least one) */
 	SRV_MAX_NODES = HP_MAX_MEMBERS,
 	SRV_JOIN_RETRY_MS = 300,
 	SRV_FORWARD_RETRY_MS = 50,
@@ -192,6 +195,7 @@ struct srv {
 	cmd_limits lim;
 	cmd_cursors *cursors;
 	uv_async_t wal_async;
+	uv_idle_t apply_idle; /* active while committed entries wait to be applied */
 	_Atomic uint64_t wal_durable;
 	_Atomic int wal_rc;
 	srv_persist *persist; /* ring of pending batches */
