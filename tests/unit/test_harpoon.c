@@ -450,6 +450,49 @@ TEST(removing_the_leader_hands_over)
 	fx_destroy(&c);
 }
 
+TEST(uncommitted_self_removal_recovers_after_losing_its_holder)
+{
+	/* Four voters.  The leader l removes itself; the entry reaches only a;
+	 * a is then lost for good and l restarts.  b and c, still on the old
+	 * configuration, need l's vote, which l's longer log refuses them.
+	 * Here log pull lets them take the removal from l and elect among
+	 * {a, b, c}.  (When pull cannot help — seed 1863 of the swarm with
+	 * committed slices drawn — the removed node's own campaign does:
+	 * may_campaign.  This test does not isolate that rule.) */
+	fx_cluster c;
+	fx_init(&c, 4, 23);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	hp_id others[3], k = 0;
+	for (hp_id i = 1; i <= 4; i++)
+		if (i != l)
+			others[k++] = i;
+	hp_id a = others[0], b = others[1], d = others[2];
+	c.cut[l][b] = c.cut[b][l] = c.cut[l][d] = c.cut[d][l] = true;
+	CHECK_EQ(propose_conf_retry(&c, l, HP_CONF_REMOVE, l), 0);
+	hp_status ls = fx_status(&c, l);
+	CHECK_EQ(ls.conf.voter_count, 3);
+	CHECK(ls.commit < ls.conf_index); /* the removal is not committed */
+	CHECK_EQ(fx_status(&c, a).conf.voter_count, 3);
+	CHECK_EQ(fx_status(&c, b).conf.voter_count, 4);
+	/* a is lost; l restarts (as from a power failure), a follower. */
+	fx_crash(&c, a);
+	fx_crash(&c, l);
+	c.cut[l][b] = c.cut[b][l] = c.cut[l][d] = c.cut[d][l] = false;
+	fx_node_start(&c, (uint32_t)(l - 1), NULL);
+	CHECK(c.nodes[l - 1].up);
+	fx_run(&c, 8000 * MS, 10 * MS);
+	hp_id nl = fx_leader(&c);
+	CHECK(nl == b || nl == d);
+	if (nl == b || nl == d) {
+		hp_status st = fx_status(&c, nl);
+		CHECK_EQ(st.conf.voter_count, 3);
+		CHECK(!hp_conf_is_voter(&st.conf, l));
+		CHECK(st.commit >= st.conf_index);
+	}
+	fx_destroy(&c);
+}
+
 TEST(lagging_follower_catches_up_through_snapshot)
 {
 	fx_cluster c;
