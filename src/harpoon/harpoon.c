@@ -111,6 +111,7 @@ struct hp_node {
 	hp_id campaign_transfer_from;
 	uint64_t campaign_transfer_term;
 	uint64_t pull_sent_us;
+	uint64_t needed_until; /* a non-voter asked for its vote campaigns until then */
 
 	hp_log log;
 	uint64_t log_epoch; /* bumped whenever entries are removed or replaced */
@@ -242,22 +243,33 @@ static uint32_t quorum(const hp_node *n) { return conf_current(n)->voter_count /
 
 static bool is_voter(const hp_node *n, hp_id id) { return hp_conf_is_voter(conf_current(n), id); }
 
-/* [LIVENESS] Voters campaign, and so does a voter whose own removal is
- * the newest configuration in its log and not committed as far as it
- * knows.  It may hold the only copy of that entry among the live nodes:
- * the rest, still on the old configuration, then need its vote, which
- * its longer log refuses them, while the new configuration's other
- * members may be gone.  It wins only with a quorum of the new
- * configuration (its own vote does not count there), and like a leader
- * that removed itself it leads until the removal commits, then hands over
- * (transfer_try).  A removal it knows committed ends its campaigns. */
+/* [LIVENESS] Voters campaign, and so does a non-voter while it is needed
+ * (needed_until): it refused a vote because its own log is more up to
+ * date (refuse_as_non_voter).  Only a node whose configuration counts it
+ * as a voter asks it, so that node holds a change this one lacks (a
+ * promotion, or its own removal on a node still on the old
+ * configuration) and cannot win without its vote, which its longer log
+ * refuses; and its newer entries, uncommitted, cannot always be pulled
+ * (they conflict with the asker's).  It counts votes in its own newest
+ * configuration, its own excluded, as any candidate does, and like a
+ * leader that removed itself it leads until its newest configuration
+ * commits, then hands over (transfer_try). */
 static bool may_campaign(const hp_node *n)
 {
+	return is_voter(n, n->cfg.id) || n->now < n->needed_until;
+}
+
+/* A non-voter refuses a candidate whose log is behind its own: stand for
+ * election for a while (may_campaign).  The window outlasts the gap
+ * between the candidate's rounds (an election timeout and its jitter, plus
+ * a lease for promises to lapse), so a candidate that keeps asking keeps
+ * it open. */
+static void refuse_as_non_voter(hp_node *n)
+{
 	if (is_voter(n, n->cfg.id))
-		return true;
-	if (n->conf_count < 2 || n->commit >= n->confs[n->conf_count - 1].index)
-		return false;
-	return hp_conf_is_voter(&n->confs[n->conf_count - 2].conf, n->cfg.id);
+		return;
+	n->needed_until = n->now + n->cfg.lease_us + n->cfg.election_timeout_us +
+	                  n->cfg.election_jitter_us;
 }
 
 static peer *peer_find(hp_node *n, hp_id id)
@@ -1023,9 +1035,12 @@ static void on_pre_lease_req(hp_node *n, const hp_msg *req)
 	/* Like Raft (dissertation 4.1), a node answers without consulting its
 	 * own membership: it may not yet hold the entry that made it a voter,
 	 * and only the candidate's count of voters matters. */
+	bool up_to_date = log_up_to_date(n, req->log_index, req->log_term);
 	bool grant = req->term > n->term && n->role != HP_LEADER &&
 	             !promise_blocks(n, req->from) && /* [NO-CHURN] */
-	             log_up_to_date(n, req->log_index, req->log_term);
+	             up_to_date;
+	if (!up_to_date)
+		refuse_as_non_voter(n);
 	m.reject = !grant;
 	m.term = grant ? req->term : n->term;
 	send(n, &m); /* changes nothing, persists nothing */
@@ -1089,9 +1104,11 @@ static void on_lease_req(hp_node *n, const hp_msg *req)
 	hp_msg m;
 	msg_init(n, &m, HP_MSG_LEASE_RESP, req->from);
 	m.send_us = req->send_us;
+	bool up_to_date = log_up_to_date(n, req->log_index, req->log_term);
+	if (!up_to_date)
+		refuse_as_non_voter(n);
 	if ((n->vote == 0 || n->vote == req->from) &&
-	    (n->role == HP_FOLLOWER || n->role == HP_PRE_CANDIDATE) &&
-	    log_up_to_date(n, req->log_index, req->log_term)) {
+	    (n->role == HP_FOLLOWER || n->role == HP_PRE_CANDIDATE) && up_to_date) {
 		if (n->role == HP_PRE_CANDIDATE)
 			become_follower(n, n->term, 0); /* gives up its own round */
 		n->vote = req->from;
@@ -1595,7 +1612,7 @@ void hp_tick(hp_node *n, uint64_t now)
 		break;
 	case HP_FOLLOWER: {
 		if (!may_campaign(n))
-			break; /* learners and removed nodes never campaign */
+			break; /* a non-voter campaigns only while needed */
 		uint64_t from = n->promise_until > n->backoff_until ? n->promise_until
 		                                                    : n->backoff_until;
 		if (n->now >= from + n->election_delay)

@@ -455,10 +455,9 @@ TEST(uncommitted_self_removal_recovers_after_losing_its_holder)
 	/* Four voters.  The leader l removes itself; the entry reaches only a;
 	 * a is then lost for good and l restarts.  b and c, still on the old
 	 * configuration, need l's vote, which l's longer log refuses them.
-	 * Here log pull lets them take the removal from l and elect among
-	 * {a, b, c}.  (When pull cannot help — seed 1863 of the swarm with
-	 * committed slices drawn — the removed node's own campaign does:
-	 * may_campaign.  This test does not isolate that rule.) */
+	 * Log pull lets them take the removal from l (it continues their
+	 * logs) and elect among {a, b, c}.  Where the newer entries cannot be
+	 * pulled, the refused non-voter campaigns itself: the next test. */
 	fx_cluster c;
 	fx_init(&c, 4, 23);
 	hp_id l = elect(&c);
@@ -489,6 +488,95 @@ TEST(uncommitted_self_removal_recovers_after_losing_its_holder)
 		CHECK_EQ(st.conf.voter_count, 3);
 		CHECK(!hp_conf_is_voter(&st.conf, l));
 		CHECK(st.commit >= st.conf_index);
+	}
+	fx_destroy(&c);
+}
+
+/* Appends one entry to node id's durable log while it is down (what it
+ * would have persisted from a leader that is now gone). */
+static void durable_append(fx_cluster *c, hp_id id, uint64_t term, uint8_t type,
+                           const uint8_t *data, uint32_t size)
+{
+	fx_node *fn = &c->nodes[id - 1];
+	CHECK(!fn->up);
+	uint64_t last = fn->log_count ? fn->log[fn->log_count - 1].index : fn->snap.index;
+	hp_entry e = {.index = last + 1, .term = term, .type = type, .size_bytes = size,
+	              .data = data};
+	fn->log = realloc(fn->log, (fn->log_count + 1) * sizeof(hp_entry));
+	fx_entry_copy(&fn->log[fn->log_count++], &e);
+	if (fn->hs.term < term)
+		fn->hs.term = term;
+}
+
+static void durable_append_conf(fx_cluster *c, hp_id id, uint64_t term, hp_conf_op op,
+                                hp_id who)
+{
+	uint8_t buf[HP_CONF_CHANGE_BYTES];
+	hp_conf_change_encode(buf, op, who);
+	durable_append(c, id, term, HP_ENTRY_CONF, buf, sizeof(buf));
+}
+
+static void crash_all(fx_cluster *c)
+{
+	for (hp_id i = 1; i <= c->count; i++)
+		if (c->nodes[i - 1].up)
+			fx_crash(c, i);
+	for (uint32_t k = 0; k < c->queue_count; k++)
+		fx_free_msg(&c->queue[k]);
+	c->queue_count = 0;
+}
+
+TEST(learner_holding_the_newest_entry_campaigns_when_a_voter_needs_it)
+{
+	/* Voters 1-3 and learner 4.  The leader a appended PROMOTE 4, which
+	 * reached no one; then b led a new term, and its no-op reached only 4
+	 * before every node crashed; b is lost for good.  c (old
+	 * configuration, quorum 2 of 1-3) needs a's vote, which a's longer log
+	 * refuses it; a (4 voters, quorum 3) needs 4's, which 4's newer term
+	 * refuses; nothing uncommitted can be pulled.  4, asked for a vote it
+	 * refused for its more up-to-date log, campaigns in its own
+	 * configuration (1-3 vote), wins, commits, and hands over to a voter. */
+	fx_cluster c;
+	fx_init(&c, 3, 32);
+	hp_id a = elect(&c);
+	CHECK(a != 0);
+	c.count = 4;
+	hp_conf none;
+	memset(&none, 0, sizeof(none));
+	fx_node_start(&c, 3, &none);
+	CHECK_EQ(propose_conf_retry(&c, a, HP_CONF_ADD_LEARNER, 4), 0);
+	hp_status s4 = fx_status(&c, 4);
+	CHECK(hp_conf_is_learner(&s4.conf, 4));
+	hp_id b = a == 1 ? 2 : 1;
+	hp_id cc = 6 - a - b;
+	uint64_t term = fx_status(&c, a).term;
+	uint64_t last = fx_status(&c, a).last_index;
+	CHECK_EQ(fx_status(&c, 4).commit, last);
+	CHECK_EQ(fx_status(&c, cc).commit, last);
+	crash_all(&c);
+	durable_append_conf(&c, a, term, HP_CONF_PROMOTE, 4);
+	durable_append(&c, b, term + 1, HP_ENTRY_NOOP, NULL, 0);
+	durable_append(&c, 4, term + 1, HP_ENTRY_NOOP, NULL, 0);
+	fx_node_start(&c, (uint32_t)(a - 1), NULL);
+	fx_node_start(&c, (uint32_t)(cc - 1), NULL);
+	fx_node_start(&c, 3, NULL);
+	CHECK_EQ(fx_status(&c, a).conf.voter_count, 4);
+	CHECK_EQ(fx_status(&c, cc).conf.voter_count, 3);
+	fx_run(&c, 10000 * MS, 10 * MS);
+	hp_id nl = fx_leader(&c);
+	CHECK(nl == a || nl == cc);
+	if (nl == a || nl == cc) {
+		hp_status st = fx_status(&c, nl);
+		CHECK_EQ(st.conf.voter_count, 3); /* the unacknowledged promotion is gone */
+		CHECK(hp_conf_is_learner(&st.conf, 4));
+		/* b's no-op, then 4's as leader of the next term, then the voter's
+		 * it handed over to, all committed. */
+		hp_node *ln = c.nodes[nl - 1].node;
+		CHECK_EQ(hp_log_term(ln, last + 1), term + 1);
+		CHECK_EQ(hp_log_term(ln, last + 2), term + 2);
+		CHECK(st.term >= term + 3);
+		CHECK(st.commit >= last + 3);
+		CHECK_EQ(fx_status(&c, 4).commit, st.commit);
 	}
 	fx_destroy(&c);
 }
