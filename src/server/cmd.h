@@ -267,6 +267,31 @@ int cmd_read_exec(const cmd_spec *spec, size_t argc, const struct resp_arg *argv
 enum { CMD_KEYS_MAX_VISIT = 1000000 };
 
 /*
+ * Walks: DBSIZE and KEYS visit up to every key, which at millions of keys
+ * takes seconds; cmd_read_exec does it in one go (tests, the simulator),
+ * a server with other work does it in steps between which it serves
+ * everything else.  The walk sees the keys as of cmd_walk_start (sm.h,
+ * "Walks"), so the answer is the one cmd_read_exec would have given at
+ * that moment.
+ *
+ *   cmd_read_is_walk(spec)                      DBSIZE, KEYS
+ *   cmd_walk_start(spec, argc, argv, m, room)   room: the reply's byte limit
+ *   cmd_walk_step(w, keys, &done) until done    keys: how many to visit now
+ *   cmd_walk_reply(w, out); cmd_walk_free(w)
+ *
+ * argv need not outlive cmd_walk_start.  A failed step leaves the walk
+ * done; cmd_walk_reply then answers "ERR internal error: ...".  Free every
+ * walk before a snapshot install completes and before sm_close.
+ */
+typedef struct cmd_walk cmd_walk;
+bool cmd_read_is_walk(const cmd_spec *spec);
+int cmd_walk_start(const cmd_spec *spec, size_t argc, const struct resp_arg *argv, sm *m,
+		   size_t room, cmd_walk **out);
+int cmd_walk_step(cmd_walk *w, uint32_t keys, bool *done);
+int cmd_walk_reply(cmd_walk *w, struct resp_out *out);
+void cmd_walk_free(cmd_walk *w);
+
+/*
  * Local commands: PING [msg], ECHO msg, TIME, COMMAND and its subcommands
  * (COUNT, DOCS, INFO, LIST, GETKEYS, HELP), CONFIG GET/SET/RESETSTAT/
  * REWRITE/HELP.  CONFIG GET answers with cmd_config_default's values (see

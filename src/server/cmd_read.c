@@ -7,7 +7,10 @@
  * The reserved range (CMD_META_PREFIX) is invisible: validation refuses
  * keys in it, and the walks (SCAN, KEYS, DBSIZE) jump over it — its keys
  * sort together, so one jump to the first key past the prefix does it.
+ * DBSIZE and KEYS also run in steps (cmd_walk_*, cmd.h "Walks"), which the
+ * server interleaves with everything else.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/cmd_internal.h"
@@ -91,6 +94,7 @@ typedef struct {
 	uint64_t visited;
 	bool hit_meta; /* stopped at the reserved range */
 	bool stopped;  /* stopped at a key to visit next: in next */
+	bool halted;   /* the callback ended the walk (not at the reserved range) */
 	bool too_big;  /* KEYS: over budget */
 	sm_buf next;
 	int err;
@@ -104,14 +108,17 @@ static int walk_fn(void *ctx, const uint8_t *key, size_t key_size, const uint8_t
 	(void)value_size;
 	if (w->stop_prefix != NULL &&
 	    (key_size < w->stop_prefix_len ||
-	     memcmp(key, w->stop_prefix, w->stop_prefix_len) != 0))
+	     memcmp(key, w->stop_prefix, w->stop_prefix_len) != 0)) {
+		w->halted = true;
 		return 1; /* past the keys the pattern can match: done */
+	}
 	if (cmd_key_reserved((const char *)key, key_size)) {
 		w->hit_meta = true;
 		return 1;
 	}
 	if (w->budget == 0 || w->found.size >= w->found_bytes_max) {
 		w->stopped = true;
+		w->halted = true;
 		w->err = sm_buf_set(&w->next, key, key_size);
 		return 1;
 	}
@@ -128,7 +135,14 @@ static int walk_fn(void *ctx, const uint8_t *key, size_t key_size, const uint8_t
 	if (w->err == RP_OK)
 		w->err = sm_buf_append(&w->found, key, key_size);
 	w->found_count++;
+	if (w->err != RP_OK)
+		w->halted = true;
 	return w->err == RP_OK ? 0 : 1;
+}
+
+static int walk_key_fn(void *ctx, const uint8_t *key, size_t key_size)
+{
+	return walk_fn(ctx, key, key_size, NULL, 0);
 }
 
 /* Walks from start until the callback stops, jumping over the reserved
@@ -235,47 +249,148 @@ static size_t literal_prefix(const struct resp_arg *pat, uint8_t *buf, size_t ca
 	return n;
 }
 
-static int do_keys(const struct resp_arg *pat, sm *m, struct resp_out *out)
+/* "ERR internal error: ..." for a store (or allocation) failure. */
+static int add_internal_error(sm *m, int rc, struct resp_out *out)
+{
+	return resp_add_errorf(out, "ERR internal error: %s%s%s", rp_strerror(rc),
+			       sm_error_detail(m)[0] ? ": " : "", sm_error_detail(m));
+}
+
+/* --- DBSIZE and KEYS, in steps (cmd.h, "Walks") ------------------------------------ */
+
+struct cmd_walk {
+	uint32_t id; /* CMD_ID_DBSIZE or CMD_ID_KEYS */
+	sm *m;
+	sm_walk *sw; /* NULL once done */
+	walk w;
+	struct resp_arg match; /* KEYS: the pattern, in pattern[] */
+	uint8_t prefix[256];   /* KEYS: what every match starts with */
+	bool jumped;	       /* past the reserved range */
+	bool done;
+	int err;
+	char pattern[];
+};
+
+bool cmd_read_is_walk(const cmd_spec *spec)
+{
+	return spec->id == CMD_ID_DBSIZE || spec->id == CMD_ID_KEYS;
+}
+
+static void walk_finish(cmd_walk *cw, int err)
+{
+	cw->done = true;
+	if (cw->err == RP_OK)
+		cw->err = err;
+	sm_walk_close(cw->sw); /* let the store drop what the view pinned */
+	cw->sw = NULL;
+}
+
+int cmd_walk_start(const cmd_spec *spec, size_t argc, const struct resp_arg *argv, sm *m,
+		   size_t room, cmd_walk **out)
+{
+	RP_CHECK(cmd_read_is_walk(spec) && argc >= 1 && m != NULL);
+	*out = NULL;
+	bool keys = spec->id == CMD_ID_KEYS;
+	RP_CHECK(!keys || argc >= 2);
+	size_t plen = keys ? argv[1].len : 0;
+	cmd_walk *cw = calloc(1, sizeof(*cw) + plen + 1);
+	if (cw == NULL)
+		return RP_ERR_NOMEM;
+	cw->id = spec->id;
+	cw->m = m;
+	walk_init(&cw->w);
+	size_t prefix_len = 0;
+	if (keys) {
+		if (plen)
+			memcpy(cw->pattern, argv[1].ptr, plen);
+		cw->match.ptr = cw->pattern;
+		cw->match.len = plen;
+		prefix_len = literal_prefix(&cw->match, cw->prefix, sizeof(cw->prefix));
+		cw->w.match = &cw->match;
+		cw->w.strings = true;
+		cw->w.budget = CMD_KEYS_MAX_VISIT;
+		cw->w.found_bytes_max = room;
+		cw->w.stop_prefix = prefix_len > 0 ? cw->prefix : NULL;
+		cw->w.stop_prefix_len = prefix_len;
+	} else {
+		cw->w.strings = false; /* count, keep nothing */
+		cw->w.budget = UINT64_MAX;
+		cw->w.found_bytes_max = SIZE_MAX;
+	}
+	int rc = sm_walk_open(m, &cw->sw);
+	if (rc == RP_OK && prefix_len > 0)
+		rc = sm_walk_seek(cw->sw, cw->prefix, prefix_len);
+	if (rc != RP_OK)
+		walk_finish(cw, rc); /* answered as an internal error */
+	*out = cw;
+	return RP_OK;
+}
+
+int cmd_walk_step(cmd_walk *cw, uint32_t keys, bool *done)
+{
+	if (!cw->done) {
+		bool end = false;
+		int rc = sm_walk_step(cw->sw, keys, walk_key_fn, &cw->w, &end);
+		if (rc == RP_OK)
+			rc = cw->w.err;
+		if (rc != RP_OK) {
+			walk_finish(cw, rc);
+		} else if (cw->w.hit_meta) {
+			/* Its keys sort together: one jump past them does it. */
+			RP_CHECK(!cw->jumped);
+			cw->jumped = true;
+			cw->w.hit_meta = false;
+			rc = sm_walk_seek(cw->sw, meta_end, sizeof(meta_end));
+			if (rc != RP_OK)
+				walk_finish(cw, rc);
+		} else if (cw->w.halted || end) {
+			walk_finish(cw, RP_OK);
+		}
+	}
+	*done = cw->done;
+	return cw->err;
+}
+
+int cmd_walk_reply(cmd_walk *cw, struct resp_out *out)
 {
 	static const char too_many[] =
 	    "ERR KEYS would visit more than 1000000 keys; use SCAN instead";
-	static const char too_big[] =
-	    "ERR KEYS reply would be too large; use SCAN instead";
-	uint8_t prefix[256];
-	size_t prefix_len = literal_prefix(pat, prefix, sizeof(prefix));
-	walk w;
-	walk_init(&w);
-	w.match = pat;
-	w.strings = true;
-	w.budget = CMD_KEYS_MAX_VISIT;
-	RP_CHECK(out->len <= out->limit_bytes);
-	w.found_bytes_max = out->limit_bytes - out->len;
-	w.stop_prefix = prefix_len > 0 ? prefix : NULL;
-	w.stop_prefix_len = prefix_len;
-	int rc = walk_run(m, &w, prefix, prefix_len);
-	if (rc == RP_OK) {
-		if (w.stopped && w.budget == 0)
-			rc = resp_add_error(out, too_many, strlen(too_many));
-		else if (w.stopped)
-			rc = resp_add_error(out, too_big, strlen(too_big));
-		else
-			rc = add_found(out, &w);
-	}
-	walk_deinit(&w);
-	return rc;
+	static const char too_big[] = "ERR KEYS reply would be too large; use SCAN instead";
+	RP_CHECK(cw->done);
+	if (cw->err != RP_OK)
+		return add_internal_error(cw->m, cw->err, out);
+	if (cw->id == CMD_ID_DBSIZE)
+		return resp_add_int(out, (int64_t)cw->w.visited);
+	if (cw->w.stopped && cw->w.budget == 0)
+		return resp_add_error(out, too_many, strlen(too_many));
+	if (cw->w.stopped)
+		return resp_add_error(out, too_big, strlen(too_big));
+	return add_found(out, &cw->w);
 }
 
-static int do_dbsize(sm *m, struct resp_out *out)
+void cmd_walk_free(cmd_walk *cw)
 {
-	walk w;
-	walk_init(&w);
-	w.strings = false; /* count, keep nothing */
-	w.budget = UINT64_MAX;
-	w.found_bytes_max = SIZE_MAX;
-	int rc = walk_run(m, &w, NULL, 0);
-	if (rc == RP_OK)
-		rc = resp_add_int(out, (int64_t)w.visited);
-	walk_deinit(&w);
+	if (cw == NULL)
+		return;
+	sm_walk_close(cw->sw);
+	walk_deinit(&cw->w);
+	free(cw);
+}
+
+/* The whole walk at once (cmd_read_exec). */
+static int do_walk(const cmd_spec *spec, size_t argc, const struct resp_arg *argv, sm *m,
+		   struct resp_out *out)
+{
+	RP_CHECK(out->len <= out->limit_bytes);
+	cmd_walk *cw;
+	int rc = cmd_walk_start(spec, argc, argv, m, out->limit_bytes - out->len, &cw);
+	if (rc != RP_OK)
+		return rc;
+	bool done = false;
+	while (!done)
+		(void)cmd_walk_step(cw, UINT32_MAX, &done);
+	rc = cmd_walk_reply(cw, out);
+	cmd_walk_free(cw);
 	return rc;
 }
 
@@ -351,10 +466,8 @@ int cmd_read_exec(const cmd_spec *spec, size_t argc, const struct resp_arg *argv
 		rc = do_scan(argc, argv, m, cur, out);
 		break;
 	case CMD_ID_KEYS:
-		rc = do_keys(&argv[1], m, out);
-		break;
 	case CMD_ID_DBSIZE:
-		rc = do_dbsize(m, out);
+		rc = do_walk(spec, argc, argv, m, out);
 		break;
 	default:
 		rc = do_keyed(spec, argc, argv, m, proto, out);
@@ -365,7 +478,6 @@ int cmd_read_exec(const cmd_spec *spec, size_t argc, const struct resp_arg *argv
 	/* The store (or an allocation of ours) failed: take back the partial
 	 * reply and say so. */
 	out->len = start;
-	int r = resp_add_errorf(out, "ERR internal error: %s%s%s", rp_strerror(rc),
-				sm_error_detail(m)[0] ? ": " : "", sm_error_detail(m));
+	int r = add_internal_error(m, rc, out);
 	return r < 0 ? r : rc;
 }

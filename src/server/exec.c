@@ -39,7 +39,7 @@ int srv_meta_entry(srv *s, hp_id id, const char *peer_addr, const char *client_a
 
 /* ------------------------------------------------------------ pending lists */
 
-static void plist_add(srv *s, srv_req *r, int which)
+void srv_plist_add(srv *s, srv_req *r, int which)
 {
 	RP_CHECK(r->plist == SRV_PL_NONE);
 	srv_plist *l = &s->plists[which];
@@ -60,7 +60,7 @@ static void plist_add_write(srv *s, srv_req *r)
 {
 	srv_plist *l = &s->plists[SRV_PL_WRITES];
 	if (l->tail == NULL || l->tail->index <= r->index) {
-		plist_add(s, r, SRV_PL_WRITES);
+		srv_plist_add(s, r, SRV_PL_WRITES);
 		return;
 	}
 	srv_req *at = l->head;
@@ -134,6 +134,7 @@ void srv_req_free(srv_req *r)
 {
 	if (r == NULL)
 		return;
+	srv_walk_free(r);
 	resp_out_deinit(&r->reply);
 	free(r); /* argv and args_buf live in the same block */
 }
@@ -151,6 +152,7 @@ static bool req_is_write(const srv_req *r)
 void srv_req_finish(srv *s, srv_req *r)
 {
 	srv_plist_remove(s, r);
+	srv_walk_free(r);
 	r->state = SRV_REQ_DONE;
 	uint64_t took = srv_mono_us() - r->start_us;
 	if (r->spec && (r->spec->flags & CMD_F_WRITE))
@@ -239,7 +241,7 @@ static void forward(srv *s, srv_req *r)
 	const srv_node_addr *a = leader ? srv_addr_find(s, leader) : NULL;
 	if (leader == 0 || leader == s->node_id || a == NULL) {
 		r->state = SRV_REQ_WAIT_LEADER;
-		plist_add(s, r, SRV_PL_WAITING);
+		srv_plist_add(s, r, SRV_PL_WAITING);
 		return;
 	}
 	peer_fwd_req f = {.req_id = r->id,
@@ -259,7 +261,7 @@ static void forward(srv *s, srv_req *r)
 	}
 	if (rc != 0) {
 		r->state = SRV_REQ_WAIT_LEADER;
-		plist_add(s, r, SRV_PL_WAITING);
+		srv_plist_add(s, r, SRV_PL_WAITING);
 		return;
 	}
 	if (req_is_write(r))
@@ -267,7 +269,7 @@ static void forward(srv *s, srv_req *r)
 	r->forwarded_to = leader;
 	r->state = SRV_REQ_FORWARDED;
 	s->forwarded++;
-	plist_add(s, r, SRV_PL_FORWARDS);
+	srv_plist_add(s, r, SRV_PL_FORWARDS);
 }
 
 /* ---------------------------------------------------------------- writes */
@@ -389,6 +391,10 @@ static void rbatch_release(srv *s, uint64_t id)
 
 static void read_now(srv *s, srv_req *r)
 {
+	if (cmd_read_is_walk(r->spec)) {
+		srv_walk_begin(s, r); /* walks.c: a step per loop turn */
+		return;
+	}
 	resp_out_reset(&r->reply);
 	(void)cmd_read_exec(r->spec, r->argc, r->argv, s->sm, s->cursors, r->proto, &r->reply);
 	s->reads++;
@@ -416,7 +422,7 @@ static void read_enqueue(srv *s, srv_req *r)
 	r->read_batch = b->id;
 	r->barrier = s->last_proposed;
 	r->state = SRV_REQ_READING;
-	plist_add(s, r, SRV_PL_READS);
+	srv_plist_add(s, r, SRV_PL_READS);
 }
 
 void srv_exec_flush_reads(srv *s)
@@ -750,7 +756,7 @@ void srv_exec_role_changed(srv *s, hp_role old_role, hp_role new_role)
 				rbatch_release(s, r->read_batch);
 			r->read_batch = 0;
 			r->state = SRV_REQ_WAIT_LEADER;
-			plist_add(s, r, SRV_PL_WAITING);
+			srv_plist_add(s, r, SRV_PL_WAITING);
 		}
 		r = next;
 	}
@@ -772,7 +778,7 @@ void srv_exec_leader_changed(srv *s)
 				req_fail_uncertain(s, r, "the leader changed while the write was in flight");
 			} else {
 				r->state = SRV_REQ_WAIT_LEADER;
-				plist_add(s, r, SRV_PL_WAITING);
+				srv_plist_add(s, r, SRV_PL_WAITING);
 			}
 		}
 		r = next;
@@ -1105,7 +1111,7 @@ static void on_fwd_resp(srv *s, const peer_fwd_resp *f)
 	default:
 		/* That attempt did nothing: try again once a leader is known. */
 		r->state = SRV_REQ_WAIT_LEADER;
-		plist_add(s, r, SRV_PL_WAITING);
+		srv_plist_add(s, r, SRV_PL_WAITING);
 		return;
 	}
 }
@@ -1184,7 +1190,7 @@ void srv_exec_peer_closed(srv *s, peer_conn *c)
 			} else {
 				/* A read, or a write in a session (deduplicated): redo. */
 				r->state = SRV_REQ_WAIT_LEADER;
-				plist_add(s, r, SRV_PL_WAITING);
+				srv_plist_add(s, r, SRV_PL_WAITING);
 			}
 		}
 		r = next;

@@ -453,6 +453,8 @@ void srv_node_drain(srv *s)
 				flush_first = false;
 			}
 			if (rd.has_snap_chunk) {
+				if (rd.snap_chunk.last)
+					srv_walks_drop(s); /* they reopen on the new state */
 				int rc = sm_install_chunk(s->sm, SRV_GROUP, &rd.snap_chunk);
 				if (rc != 0) {
 					/* The core would take the snapshot as installed: stop, and

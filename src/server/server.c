@@ -205,6 +205,7 @@ static void stop_now(srv *s)
 	srv_node_close(s);
 	close_handle((uv_handle_t *)&s->wal_async);
 	close_handle((uv_handle_t *)&s->apply_idle);
+	close_handle((uv_handle_t *)&s->walk_idle);
 	if (s->pt) {
 		peer_transport *pt = s->pt;
 		s->pt = NULL;
@@ -305,6 +306,8 @@ static int start(srv *s, char *why, size_t why_cap)
 	uv_timer_init(s->loop, &s->tick_timer);
 	s->tick_timer.data = s;
 	uv_timer_start(&s->tick_timer, tick_cb, 10, 10);
+	uv_idle_init(s->loop, &s->walk_idle);
+	s->walk_idle.data = s;
 	uv_timer_init(s->loop, &s->slow_timer);
 	s->slow_timer.data = s;
 	uv_timer_start(&s->slow_timer, slow_cb, 50, 50);

@@ -67,6 +67,7 @@ typedef enum {
 	SRV_REQ_READING,    /* waiting for a read index and the barrier */
 	SRV_REQ_FORWARDED,  /* sent to the leader; waiting for FWD_RESP */
 	SRV_REQ_WAIT_LEADER, /* no leader known; retried on the next timer */
+	SRV_REQ_WALKING,    /* DBSIZE/KEYS: walking the keys a step per loop turn */
 	SRV_REQ_DONE,       /* reply complete */
 } srv_req_state;
 
@@ -101,6 +102,8 @@ struct srv_req {
 	/* READING */
 	uint64_t read_batch;
 	uint64_t barrier;       /* serve once applied >= max(read index, barrier) */
+	/* WALKING */
+	cmd_walk *walk;         /* NULL: (re)started on its next step */
 	/* FORWARDED */
 	hp_id forwarded_to;
 	uint64_t wait_since_us;  /* when it began waiting for a leader (0: not waiting) */
@@ -113,7 +116,15 @@ struct srv_req {
 };
 
 enum { SRV_KIND_CMD = 0, SRV_KIND_CONF = 1, SRV_KIND_META = 2 };
-enum { SRV_PL_NONE = 0, SRV_PL_WRITES, SRV_PL_READS, SRV_PL_FORWARDS, SRV_PL_WAITING, SRV_PL_COUNT };
+enum {
+	SRV_PL_NONE = 0,
+	SRV_PL_WRITES,
+	SRV_PL_READS,
+	SRV_PL_FORWARDS,
+	SRV_PL_WAITING,
+	SRV_PL_WALKS,
+	SRV_PL_COUNT
+};
 
 typedef struct {
 	srv_req *head, *tail;
@@ -196,6 +207,7 @@ struct srv {
 	cmd_cursors *cursors;
 	uv_async_t wal_async;
 	uv_idle_t apply_idle; /* active while committed entries wait to be applied */
+	uv_idle_t walk_idle;  /* active while a DBSIZE or KEYS walks the keys */
 	_Atomic uint64_t wal_durable;
 	_Atomic int wal_rc;
 	srv_persist *persist; /* ring of pending batches */
@@ -286,7 +298,14 @@ void srv_req_free(srv_req *r);
 void srv_req_finish(srv *s, srv_req *r);         /* reply complete: deliver */
 void srv_req_error(srv *s, srv_req *r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void srv_plist_add(srv *s, srv_req *r, int which); /* at the tail */
 void srv_plist_remove(srv *s, srv_req *r);
+
+/* walks.c: DBSIZE and KEYS a step per loop turn */
+enum { SRV_WALK_STEP_KEYS = 8192, SRV_WALKS_MAX = 16 };
+void srv_walk_begin(srv *s, srv_req *r); /* the read is safe now: start walking */
+void srv_walks_drop(srv *s);             /* before a snapshot install swaps the store */
+void srv_walk_free(srv_req *r);          /* with the request */
 void srv_status_reply(srv *s, srv_req *r);
 void srv_fill_info(srv *s, cmd_info *info);
 

@@ -73,6 +73,13 @@ struct sm {
 	uint32_t open_entries; /* 0: nothing open; committed at SM_DEFER_MAX_ENTRIES */
 	uint64_t open_group;
 	int failed;
+
+	uint32_t walks_open; /* sm_walk_open minus sm_walk_close */
+};
+
+struct sm_walk {
+	sm *m;
+	void *it;
 };
 
 static int batch_commit(sm *m);
@@ -316,6 +323,7 @@ void sm_close(sm *m)
 {
 	if (m == NULL)
 		return;
+	RP_CHECK(m->walks_open == 0);
 	/* Deferred entries are kept if the store can (the log has them anyway). */
 	(void)batch_commit(m);
 	if (m->inst_active)
@@ -902,6 +910,65 @@ int sm_scan(sm *m, const uint8_t *start, size_t start_size, uint32_t count, sm_s
 	return m->be->ops->scan(m->be, SM_CF_DATA, start, start_size, scan_fn, &s);
 }
 
+int sm_walk_open(sm *m, sm_walk **out)
+{
+	*out = NULL;
+	int rc = batch_commit(m);
+	if (rc != RP_OK)
+		return rc;
+	sm_walk *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return RP_ERR_NOMEM;
+	w->m = m;
+	rc = m->be->ops->walk_open(m->be, SM_CF_DATA, &w->it);
+	if (rc != RP_OK) {
+		free(w);
+		return rc;
+	}
+	m->walks_open++;
+	*out = w;
+	return RP_OK;
+}
+
+int sm_walk_seek(sm_walk *w, const uint8_t *start, size_t start_size)
+{
+	RP_CHECK(start != NULL || start_size == 0);
+	return w->m->be->ops->walk_seek(w->m->be, w->it, start, start_size);
+}
+
+typedef struct {
+	sm_walk_cb cb;
+	void *ctx;
+} walk_ctx;
+
+static int walk_fn(void *ctx, const uint8_t *key, size_t key_size, const uint8_t *value,
+		   size_t value_size)
+{
+	(void)value;
+	(void)value_size;
+	walk_ctx *c = ctx;
+	return c->cb(c->ctx, key, key_size) != 0 ? 1 : 0;
+}
+
+int sm_walk_step(sm_walk *w, uint32_t count, sm_walk_cb cb, void *ctx, bool *end)
+{
+	*end = false;
+	if (w->m->failed != RP_OK)
+		return w->m->failed;
+	walk_ctx c = {cb, ctx};
+	return w->m->be->ops->walk_step(w->m->be, w->it, count, walk_fn, &c, end);
+}
+
+void sm_walk_close(sm_walk *w)
+{
+	if (w == NULL)
+		return;
+	RP_CHECK(w->m->walks_open > 0);
+	w->m->walks_open--;
+	w->m->be->ops->walk_close(w->m->be, w->it);
+	free(w);
+}
+
 int sm_session_get(sm *m, uint64_t group, uint64_t client, bool *found, uint64_t *seq,
 		   uint64_t *last_index)
 {
@@ -1141,6 +1208,7 @@ int sm_install_chunk(sm *m, uint64_t group, const hp_snap_chunk *c)
 	m->inst_received += c->size_bytes;
 	if (!c->last)
 		return RP_OK;
+	RP_CHECK(m->walks_open == 0); /* the swap would pull the store from under them */
 	rc = install_finish(m, group);
 	install_drop(m);
 	return rc;

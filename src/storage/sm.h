@@ -133,6 +133,27 @@ typedef int (*sm_scan_cb)(void *ctx, const uint8_t *key, size_t key_size,
 int sm_scan(sm *m, const uint8_t *start, size_t start_size, uint32_t count, sm_scan_cb cb,
 	    void *ctx);
 
+/*
+ * Walks: a scan of the user keys taken a step at a time, so a caller with
+ * other work between steps (the server's loop) is never held for the whole
+ * key space.  A walk sees the keys as they were when it opened (deferred
+ * applies are committed first), whatever is applied between its steps.
+ * Keys only: the RocksDB store updates values in place, which a long-lived
+ * view does not isolate, but a key's existence always changes through a
+ * new record, which it does.  Every walk must be closed before a snapshot
+ * install completes and before sm_close (checked).
+ */
+typedef struct sm_walk sm_walk;
+/* Key callback: 0 to go on, non-zero to stop the step at this key (the
+ * next step starts with it again unless the caller seeks). */
+typedef int (*sm_walk_cb)(void *ctx, const uint8_t *key, size_t key_size);
+int sm_walk_open(sm *m, sm_walk **out);
+/* Moves to the first key >= start. */
+int sm_walk_seek(sm_walk *w, const uint8_t *start, size_t start_size);
+/* Visits up to count keys from the current one; *end when none is left. */
+int sm_walk_step(sm_walk *w, uint32_t count, sm_walk_cb cb, void *ctx, bool *end);
+void sm_walk_close(sm_walk *w);
+
 /* The session of (group, client): found, its last seq and the index of
  * the entry that last touched it.  For tests and INFO. */
 int sm_session_get(sm *m, uint64_t group, uint64_t client, bool *found, uint64_t *seq,

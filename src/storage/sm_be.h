@@ -46,6 +46,13 @@ typedef struct {
 	/* Keys >= start of committed state, in order, until fn says stop. */
 	int (*scan)(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_size,
 		    sm_be_scan_fn fn, void *ctx);
+	/* A walk (sm.h): a view of cf's keys as of walk_open, read a step at
+	 * a time while the store goes on changing; step passes value NULL. */
+	int (*walk_open)(sm_be *be, sm_cf cf, void **it);
+	int (*walk_seek)(sm_be *be, void *it, const uint8_t *start, size_t start_size);
+	int (*walk_step)(sm_be *be, void *it, uint32_t count, sm_be_scan_fn fn, void *ctx,
+			 bool *end);
+	void (*walk_close)(sm_be *be, void *it);
 
 	/* Makes the committed state a durable snapshot described by h (the
 	 * store sets h->kind and h->file_count), builds its layout into *out

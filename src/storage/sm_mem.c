@@ -338,6 +338,111 @@ static int mem_scan(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_size
 	return RP_OK;
 }
 
+/* --- walks ------------------------------------------------------------------ */
+
+/* A walk's view: a copy of the keys at open, in order (the trees change
+ * in place, so there is nothing older to keep reading).  Costs the keys'
+ * size once per walk; this store is for the simulator and tests. */
+typedef struct {
+	sm_buf keys;	/* u32 length, then the bytes, per key */
+	size_t *offs;	/* where each key starts in keys */
+	size_t count;
+	size_t cap;
+	size_t pos;
+} mem_walk;
+
+static int walk_copy(mem_walk *w, const mem_node *n)
+{
+	if (n == NULL)
+		return RP_OK;
+	int rc = walk_copy(w, n->left);
+	if (rc != RP_OK)
+		return rc;
+	if (w->count == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		size_t *grown = realloc(w->offs, cap * sizeof(*grown));
+		if (grown == NULL)
+			return RP_ERR_NOMEM;
+		w->offs = grown;
+		w->cap = cap;
+	}
+	if (n->key_size > UINT32_MAX)
+		return RP_ERR_NOSPC;
+	w->offs[w->count++] = w->keys.size;
+	uint8_t len[4];
+	sm_put_u32(len, (uint32_t)n->key_size);
+	rc = sm_buf_append(&w->keys, len, 4);
+	if (rc == RP_OK)
+		rc = sm_buf_append(&w->keys, n->key, n->key_size);
+	if (rc != RP_OK)
+		return rc;
+	return walk_copy(w, n->right);
+}
+
+static void mem_walk_close(sm_be *be, void *it)
+{
+	(void)be;
+	mem_walk *w = it;
+	if (w == NULL)
+		return;
+	sm_buf_deinit(&w->keys);
+	free(w->offs);
+	free(w);
+}
+
+static int mem_walk_open(sm_be *be, sm_cf cf, void **it)
+{
+	mem_be *b = (mem_be *)be;
+	RP_CHECK(b->undo_count == 0);
+	*it = NULL;
+	mem_walk *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return RP_ERR_NOMEM;
+	sm_buf_init(&w->keys);
+	int rc = walk_copy(w, b->root[cf]);
+	if (rc != RP_OK) {
+		mem_walk_close(be, w);
+		return rc;
+	}
+	*it = w;
+	return RP_OK;
+}
+
+static int mem_walk_seek(sm_be *be, void *it, const uint8_t *start, size_t start_size)
+{
+	(void)be;
+	mem_walk *w = it;
+	size_t lo = 0, hi = w->count; /* the first key >= start is in [lo, hi] */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const uint8_t *k = w->keys.data + w->offs[mid];
+		if (key_cmp(k + 4, sm_get_u32(k), start, start_size) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	w->pos = lo;
+	return RP_OK;
+}
+
+static int mem_walk_step(sm_be *be, void *it, uint32_t count, sm_be_scan_fn fn, void *ctx,
+			 bool *end)
+{
+	(void)be;
+	mem_walk *w = it;
+	for (uint32_t i = 0; i < count && w->pos < w->count; i++) {
+		const uint8_t *k = w->keys.data + w->offs[w->pos];
+		int rc = fn(ctx, k + 4, sm_get_u32(k), NULL, 0);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			break;
+		w->pos++;
+	}
+	*end = w->pos == w->count;
+	return RP_OK;
+}
+
 /* --- snapshots -------------------------------------------------------------- */
 
 /* The one file: per map (data, then meta) a u64 count, then the records
@@ -606,6 +711,10 @@ static const sm_be_ops mem_ops = {
     .commit = mem_commit,
     .abort = mem_abort,
     .scan = mem_scan,
+    .walk_open = mem_walk_open,
+    .walk_seek = mem_walk_seek,
+    .walk_step = mem_walk_step,
+    .walk_close = mem_walk_close,
     .snap_create = mem_snap_create,
     .snap_load = mem_snap_load,
     .snap_read = mem_snap_read,

@@ -382,6 +382,66 @@ static int rocks_scan(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_si
 	return rc;
 }
 
+/* --- walks ---------------------------------------------------------------------- */
+
+/* A walk is one iterator kept open across steps: RocksDB pins the
+ * memtables and files it started on and reads them as of its creation.
+ * In-place updates (above) change a value under it but never a key's
+ * existence (a delete, or a put over a delete, adds a record), and walks
+ * read keys only.  sm.c closes every walk before an install swaps db. */
+static int rocks_walk_open(sm_be *be, sm_cf cf, void **it)
+{
+	rocks_be *b = (rocks_be *)be;
+	*it = NULL;
+	if (b->db == NULL)
+		return RP_ERR_CLOSED;
+	RP_CHECK(rocksdb_writebatch_wi_count(b->wb) == 0);
+	rocksdb_iterator_t *i = rocksdb_create_iterator_cf(b->db, b->ropts, b->cf[cf]);
+	rocksdb_iter_seek_to_first(i);
+	*it = i;
+	return RP_OK;
+}
+
+static int rocks_walk_seek(sm_be *be, void *it, const uint8_t *start, size_t start_size)
+{
+	(void)be;
+	rocksdb_iter_seek(it, (const char *)start, start_size);
+	return RP_OK;
+}
+
+static int rocks_walk_step(sm_be *be, void *it, uint32_t count, sm_be_scan_fn fn, void *ctx,
+			   bool *end)
+{
+	rocks_be *b = (rocks_be *)be;
+	rocksdb_iterator_t *i = it;
+	int rc = RP_OK;
+	for (uint32_t n = 0; n < count && rocksdb_iter_valid(i); n++) {
+		size_t ks = 0;
+		const char *k = rocksdb_iter_key(i, &ks);
+		int r = fn(ctx, (const uint8_t *)k, ks, NULL, 0);
+		if (r < 0) {
+			rc = r;
+			break;
+		}
+		if (r > 0)
+			break;
+		rocksdb_iter_next(i);
+	}
+	char *err = NULL;
+	rocksdb_iter_get_error(i, &err);
+	if (err != NULL)
+		return rocks_fail(b, "rocksdb iterate", err, RP_ERR_IO);
+	*end = !rocksdb_iter_valid(i);
+	return rc;
+}
+
+static void rocks_walk_close(sm_be *be, void *it)
+{
+	(void)be;
+	if (it != NULL)
+		rocksdb_iter_destroy(it);
+}
+
 /* --- snapshots ------------------------------------------------------------------ */
 
 typedef struct {
@@ -883,6 +943,10 @@ static const sm_be_ops rocks_ops = {
     .commit = rocks_commit,
     .abort = rocks_abort,
     .scan = rocks_scan,
+    .walk_open = rocks_walk_open,
+    .walk_seek = rocks_walk_seek,
+    .walk_step = rocks_walk_step,
+    .walk_close = rocks_walk_close,
     .snap_create = rocks_snap_create,
     .snap_load = rocks_snap_load,
     .snap_read = rocks_snap_read,

@@ -8,8 +8,10 @@
 # heavy load") this load changed leader about five times and answered
 # -UNCERTAIN to the writes in flight at each change.
 #
-# Checks: every MSET answered OK, the term and the leader are the same on
-# every node before and after, and sampled keys read back.
+# Checks: every MSET answered OK, DBSIZE counts every key while a GET
+# beside it is answered at once, the term and the leader are the same on
+# every node before and after (DBSIZE included), and sampled keys read
+# back.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
@@ -49,6 +51,47 @@ if grep -q "errors: 0, replies: $want_replies" "$RP_DIR/pipe.out"; then
 else
 	fail "bulk load" "$(grep -m 3 -v '^All data' "$RP_DIR/pipe.out" | tr '\n' ' ')"
 fi
+
+# DBSIZE walks the million keys a step per loop turn (src/server/walks.c):
+# three at once on the leader give the exact count, and a GET sent on
+# another connection just after them is answered while they still walk.
+/usr/bin/python3 - "$(rp_cli_port "$L")" "$KEYS" >"$RP_DIR/walk.out" 2>&1 <<'EOF'
+import select, socket, sys
+port, keys = int(sys.argv[1]), int(sys.argv[2])
+def conn():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+def reply(s):  # one integer or bulk reply
+    buf = b""
+    while True:
+        buf += s.recv(65536)
+        if buf.startswith(b"$") and b"\r\n" in buf:
+            n = int(buf[1:buf.index(b"\r\n")])
+            if n < 0 or len(buf) >= buf.index(b"\r\n") + 2 + n + 2:
+                return buf
+        elif buf.endswith(b"\r\n"):
+            return buf
+walkers = [conn() for _ in range(3)]
+getter = conn()
+for w in walkers:
+    w.sendall(b"*1\r\n$6\r\nDBSIZE\r\n")
+getter.sendall(b"*2\r\n$3\r\nGET\r\n$14\r\nbulk:000000007\r\n")
+got = reply(getter)
+ready, _, _ = select.select(walkers, [], [], 0)
+print("GET answered with %d of 3 DBSIZE replies already in" % len(ready))
+counts = [reply(w).strip().decode() for w in walkers]
+print("DBSIZE replies:", " ".join(counts))
+ok = len(ready) == 0 and got.startswith(b"$100\r\n") and counts == [":%d" % keys] * 3
+sys.exit(0 if ok else 1)
+EOF
+walk_rc=$?
+cat "$RP_DIR/walk.out"
+[ "$walk_rc" -eq 0 ] && ok "3 DBSIZE at once count $KEYS keys; a GET beside them is not held up" ||
+	fail "DBSIZE walks" "$(tr '\n' ' ' <"$RP_DIR/walk.out")"
+got=$(rp_cmd "$L" KEYS 'bulk:00000001*' | grep -c '^bulk:00000001[0-9]$')
+[ "$got" -eq 10 ] && ok "KEYS with a prefix finds its 10 keys among $KEYS" ||
+	fail "KEYS prefix" "$got of 10"
 
 after=""
 for i in 1 2 3; do after+="$(rp_field "$i" term)/$(rp_field "$i" leader_id) "; done

@@ -2,7 +2,8 @@
  * test_cmd_read.c — reads against a populated in-memory state machine:
  * every read command in RESP2 and RESP3, SCAN paging (every key exactly
  * once, in order, across many calls, with MATCH, COUNT and TYPE), the
- * cursor table's bounds and its refusal of stale cursors, KEYS, DBSIZE, the
+ * cursor table's bounds and its refusal of stale cursors, KEYS, DBSIZE (also
+ * taken in steps), the
  * reserved range invisible to all of them, and the glob matcher.
  */
 #include <stdlib.h>
@@ -561,6 +562,53 @@ TEST(keys_matches_like_a_full_walk)
 	expect_error(v = R(2, "KEYS *"),
 		     "ERR KEYS reply would be too large; use SCAN instead"),
 	    FREE(v);
+	fx_close(&f);
+}
+
+/* DBSIZE and KEYS taken in small steps, with writes between them, answer
+ * exactly what the whole walk answered at their start, reserved range
+ * and all. */
+TEST(walks_in_steps_answer_as_of_their_start)
+{
+	fx f;
+	fx_open(&f, 16);
+	put_meta(&f);
+	fill(&f, 200);
+	put(&f, "\xff\xff", 2, "1"); /* above the reserved range */
+	const char *lines[] = {"DBSIZE", "KEYS *", "KEYS key:001*", "KEYS *9"};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct resp_value *whole = R(2, lines[i]);
+		args_line(&f.x, lines[i]);
+		const cmd_spec *spec = cmd_lookup(f.x.a[0].ptr, f.x.a[0].len);
+		CHECK(spec != NULL && cmd_read_is_walk(spec));
+		cmd_walk *w = NULL;
+		CHECK_EQ(cmd_walk_start(spec, f.x.n, f.x.a, f.m, 1 << 20, &w), 0);
+		bool done = false;
+		int steps = 0;
+		while (!done) {
+			CHECK_EQ(cmd_walk_step(w, 7, &done), 0);
+			char k[32];
+			snprintf(k, sizeof(k), "key:001%d9", steps++);
+			put_s(&f, k, "new"); /* matches every pattern above */
+		}
+		resp_out_reset(&f.out);
+		CHECK_EQ(cmd_walk_reply(w, &f.out), 0);
+		cmd_walk_free(w);
+		struct resp_value *stepped = parse_reply(&f.out);
+		CHECK(steps >= 2);
+		CHECK_EQ(stepped->type, whole->type);
+		if (whole->type == RESP_T_INTEGER) {
+			CHECK_EQ(whole->integer, 201);
+			CHECK_EQ(stepped->integer, whole->integer);
+		} else {
+			CHECK(whole->count > 0);
+			CHECK_EQ(stepped->count, whole->count);
+			for (size_t k = 0; k < whole->count && k < stepped->count; k++)
+				CHECK(strcmp(stepped->elems[k].str, whole->elems[k].str) == 0);
+		}
+		FREE(whole);
+		FREE(stepped);
+	}
 	fx_close(&f);
 }
 

@@ -1798,6 +1798,105 @@ BOTH(deferred_applies_are_committed_by_snapshot_and_close)
 	fx_done(&f);
 }
 
+/* --- walks ------------------------------------------------------------------------ */
+
+typedef struct {
+	char keys[256][8];
+	uint32_t count;
+	const char *stop_at; /* stop the step at this key (NULL: never) */
+} walk_seen;
+
+static int walk_seen_fn(void *ctx, const uint8_t *key, size_t key_size)
+{
+	walk_seen *w = ctx;
+	if (w->stop_at && key_size == strlen(w->stop_at) && memcmp(key, w->stop_at, key_size) == 0)
+		return 1;
+	CHECK(key_size < 8 && w->count < 256);
+	if (key_size < 8 && w->count < 256) {
+		memcpy(w->keys[w->count], key, key_size);
+		w->keys[w->count++][key_size] = '\0';
+	}
+	return 0;
+}
+
+static void walk_set(fx *f, const char *k, const char *v, bool deferred)
+{
+	sm_cmd_limits lim = {f->cfg.max_value_bytes};
+	sm_cmd c = c_set(k, v, 0);
+	f->enc.size = 0;
+	CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &f->enc), 0);
+	hp_entry e = {sm_applied_index(f->m, 1) + 1, 1, HP_ENTRY_NORMAL, (uint32_t)f->enc.size,
+		      f->enc.data};
+	CHECK_EQ((deferred ? sm_apply_deferred : sm_apply)(f->m, 1, &e, &f->res), 0);
+}
+
+/* A walk sees the keys as they were when it opened, in order, whatever is
+ * written, overwritten (in place on RocksDB) and deleted between its
+ * steps, and deferred applies open at the time are in it. */
+BOTH(walk_sees_the_keys_as_of_its_opening)
+{
+	fx f;
+	fx_open(&f, rocks);
+	char k[16];
+	for (int i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "k%03d", i);
+		walk_set(&f, k, "0123456789", i >= 90); /* the last ten deferred */
+	}
+	sm_walk *w;
+	CHECK_EQ(sm_walk_open(f.m, &w), 0);
+	walk_seen seen = {.count = 0};
+	bool end = false;
+	CHECK_EQ(sm_walk_step(w, 10, walk_seen_fn, &seen, &end), 0);
+	CHECK(!end);
+	CHECK_EQ(seen.count, 10);
+	/* Between steps: delete keys not visited yet and one visited, add
+	 * keys before, among and after them, overwrite values in place. */
+	sm_value dels[3] = {sv("k050"), sv("k051"), sv("k005")};
+	sm_cmd d = c_del(dels, 3);
+	fx_run(&f, &d);
+	walk_set(&f, "k0505", "new", false);
+	walk_set(&f, "a", "new", false);
+	walk_set(&f, "k200", "new", true);
+	for (int i = 0; i < 100; i += 3) {
+		snprintf(k, sizeof(k), "k%03d", i);
+		walk_set(&f, k, "abcdefghij", i % 2 == 0);
+	}
+	while (!end)
+		CHECK_EQ(sm_walk_step(w, 7, walk_seen_fn, &seen, &end), 0);
+	CHECK_EQ(seen.count, 100);
+	for (uint32_t i = 0; i < seen.count && i < 100; i++) {
+		snprintf(k, sizeof(k), "k%03u", i);
+		CHECK(strcmp(seen.keys[i], k) == 0);
+	}
+	/* The next step after the end visits nothing. */
+	uint32_t before = seen.count;
+	CHECK_EQ(sm_walk_step(w, 7, walk_seen_fn, &seen, &end), 0);
+	CHECK(end);
+	CHECK_EQ(seen.count, before);
+	sm_walk_close(w);
+
+	/* A new walk sees today's keys; seek, and a stop that keeps the key. */
+	CHECK_EQ(sm_walk_open(f.m, &w), 0);
+	CHECK_EQ(sm_walk_seek(w, (const uint8_t *)"k050", 4), 0);
+	walk_seen s2 = {.count = 0, .stop_at = "k053"};
+	CHECK_EQ(sm_walk_step(w, 100, walk_seen_fn, &s2, &end), 0);
+	CHECK(!end);
+	/* k050 is gone; k051 was deleted and written again (51 = 3 * 17) */
+	CHECK_EQ(s2.count, 3);
+	CHECK(strcmp(s2.keys[0], "k0505") == 0);
+	CHECK(strcmp(s2.keys[1], "k051") == 0);
+	CHECK(strcmp(s2.keys[2], "k052") == 0);
+	s2.stop_at = NULL;
+	CHECK_EQ(sm_walk_step(w, 1, walk_seen_fn, &s2, &end), 0);
+	CHECK(strcmp(s2.keys[3], "k053") == 0);
+	while (!end)
+		CHECK_EQ(sm_walk_step(w, 1000, walk_seen_fn, &s2, &end), 0);
+	CHECK_EQ(s2.count, 3 + 47 + 1); /* k053..k099, then k200 */
+	CHECK(strcmp(s2.keys[s2.count - 1], "k200") == 0);
+	sm_walk_close(w);
+	fx_done(&f);
+}
+
 /* In-place memtable updates (sm_rocks.c): one key overwritten thousands of
  * times with values that shrink, grow and keep their size reads back
  * right, scans right, and survives a reopen. */
