@@ -8,7 +8,8 @@
  * in flight taking turns; an idle handle keeps the loop from sleeping
  * while any is left, and everything else (peers, clients, the log) is
  * served between steps.  At most SRV_WALKS_MAX walk at once (each pins
- * what the store held when it opened); more are answered -BUSY.
+ * what the store held when it opened); more are answered -BUSY.  A walk
+ * whose client disconnected stops at its next turn.
  *
  * The answer is the key set at the walk's opening.  A snapshot install
  * swaps the store from under the walks, so they are dropped first and
@@ -72,6 +73,10 @@ static void walk_idle_cb(uv_idle_t *h)
 {
 	srv *s = h->data;
 	srv_req *r = s->plists[SRV_PL_WALKS].head;
+	if (r != NULL && r->origin == SRV_ORIGIN_CLIENT && r->conn == NULL) {
+		srv_req_finish(s, r); /* its client left: nobody to answer */
+		r = NULL;
+	}
 	if (r != NULL && s->stopping != 2 && (r->walk != NULL || walk_open(s, r))) {
 		bool done = false;
 		(void)cmd_walk_step(r->walk, SRV_WALK_STEP_KEYS, &done);

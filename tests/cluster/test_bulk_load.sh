@@ -89,6 +89,32 @@ walk_rc=$?
 cat "$RP_DIR/walk.out"
 [ "$walk_rc" -eq 0 ] && ok "3 DBSIZE at once count $KEYS keys; a GET beside them is not held up" ||
 	fail "DBSIZE walks" "$(tr '\n' ' ' <"$RP_DIR/walk.out")"
+# A walk whose client left stops: sixteen DBSIZE (the most that walk at
+# once) sent and dropped leave room for a seventeenth right after.
+/usr/bin/python3 - "$(rp_cli_port "$L")" "$KEYS" >"$RP_DIR/walk2.out" 2>&1 <<'EOF'
+import socket, sys, time
+port, keys = int(sys.argv[1]), int(sys.argv[2])
+gone = []
+for _ in range(16):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"*1\r\n$6\r\nDBSIZE\r\n")
+    gone.append(s)
+time.sleep(0.05)
+for s in gone:
+    s.close()
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"*1\r\n$6\r\nDBSIZE\r\n")
+buf = b""
+while not buf.endswith(b"\r\n"):
+    buf += s.recv(4096)
+print("DBSIZE after 16 dropped walks:", buf.strip().decode())
+sys.exit(0 if buf == b":%d\r\n" % keys else 1)
+EOF
+walk_rc=$?
+cat "$RP_DIR/walk2.out"
+[ "$walk_rc" -eq 0 ] && ok "walks of clients that left stop; a new DBSIZE finds room" ||
+	fail "dropped walks" "$(tr '\n' ' ' <"$RP_DIR/walk2.out")"
 got=$(rp_cmd "$L" KEYS 'bulk:00000001*' | grep -c '^bulk:00000001[0-9]$')
 [ "$got" -eq 10 ] && ok "KEYS with a prefix finds its 10 keys among $KEYS" ||
 	fail "KEYS prefix" "$got of 10"
