@@ -302,6 +302,7 @@ static void maybe_compact(srv *s)
 	if (applied < s->last_snapshot_index + s->cfg.snapshot_entries)
 		return;
 	hp_snapshot_meta meta;
+	uint64_t began = srv_mono_us();
 	int rc = sm_snapshot_create(s->sm, SRV_GROUP, &meta);
 	if (rc != 0) {
 		RP_WARN("snapshot at %llu failed: %s (%s); the log keeps growing",
@@ -327,8 +328,9 @@ static void maybe_compact(srv *s)
 	if (rc != 0)
 		RP_WARN("hp_compact(%llu): %s", (unsigned long long)meta.index, hp_strerror(rc));
 	s->last_snapshot_index = meta.index;
-	RP_INFO("snapshot at index %llu (term %llu); log compacted",
-	        (unsigned long long)meta.index, (unsigned long long)meta.term);
+	RP_INFO("snapshot at index %llu (term %llu) in %llu ms; log compacted",
+	        (unsigned long long)meta.index, (unsigned long long)meta.term,
+	        (unsigned long long)((srv_mono_us() - began) / 1000));
 }
 
 /* ------------------------------------------------------------ the drain */

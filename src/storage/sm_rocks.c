@@ -78,6 +78,12 @@ typedef struct {
 	uint64_t snap_index;
 	name_buf *snap_names;
 	uint32_t snap_count;
+	/* The .sst records of the current snapshot (name, size, CRC), sorted
+	 * by name: a table file never changes and its number is never reused,
+	 * so the next snapshot takes their CRCs instead of reading them again
+	 * (sst_crc_find). */
+	sm_archive_file *sst_crcs;
+	uint32_t sst_crc_count;
 	int read_fd;
 	uint32_t read_index;
 	/* incoming snapshot */
@@ -605,6 +611,66 @@ static void snap_forget(rocks_be *b)
 	b->have_snap = false;
 }
 
+static bool is_sst(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 4 && strcmp(name + n - 4, ".sst") == 0;
+}
+
+static void sst_crcs_clear(rocks_be *b)
+{
+	free(b->sst_crcs);
+	b->sst_crcs = NULL;
+	b->sst_crc_count = 0;
+}
+
+/* Keeps the .sst records of l (in name order, as list_files sorts them). */
+static void sst_crcs_keep(rocks_be *b, const sm_archive_layout *l)
+{
+	sst_crcs_clear(b);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < l->header.file_count; i++)
+		n += is_sst(l->files[i].name);
+	if (n == 0)
+		return;
+	b->sst_crcs = malloc(n * sizeof(*b->sst_crcs));
+	if (b->sst_crcs == NULL)
+		return; /* only a cache: the next snapshot reads every file */
+	for (uint32_t i = 0; i < l->header.file_count; i++) {
+		if (!is_sst(l->files[i].name))
+			continue;
+		if (b->sst_crc_count > 0 &&
+		    strcmp(b->sst_crcs[b->sst_crc_count - 1].name, l->files[i].name) >= 0) {
+			sst_crcs_clear(b); /* not in name order: do not trust it */
+			return;
+		}
+		b->sst_crcs[b->sst_crc_count++] = l->files[i];
+	}
+}
+
+/* The CRC of a table file the current snapshot already holds. */
+static bool sst_crc_find(const rocks_be *b, const char *name, uint64_t size, uint32_t *crc)
+{
+	if (!is_sst(name))
+		return false;
+	uint32_t lo = 0, hi = b->sst_crc_count;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(b->sst_crcs[mid].name, name);
+		if (c == 0) {
+			if (b->sst_crcs[mid].size != size)
+				return false;
+			*crc = b->sst_crcs[mid].crc;
+			return true;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 static int rocks_snap_create(sm_be *be, sm_archive_header *h, sm_archive_layout *out)
 {
 	rocks_be *b = (rocks_be *)be;
@@ -651,8 +717,9 @@ static int rocks_snap_create(sm_be *be, sm_archive_header *h, sm_archive_layout 
 			rc = sys_fail(b, "stat", fpath);
 			break;
 		}
-		rc = sm_archive_record_crc(names[i], (uint64_t)st.st_size, i, dir_read_fn,
-					   &fr, &crc);
+		if (!sst_crc_find(b, names[i], (uint64_t)st.st_size, &crc))
+			rc = sm_archive_record_crc(names[i], (uint64_t)st.st_size, i,
+						   dir_read_fn, &fr, &crc);
 		if (rc == RP_OK)
 			rc = sm_archive_layout_add(out, i, names[i], (uint64_t)st.st_size,
 						   crc);
@@ -693,6 +760,7 @@ static int rocks_snap_create(sm_be *be, sm_archive_header *h, sm_archive_layout 
 	b->snap_index = h->index;
 	b->snap_names = names;
 	b->snap_count = count;
+	sst_crcs_keep(b, out);
 	return RP_OK;
 }
 
@@ -749,6 +817,7 @@ static int rocks_snap_load(sm_be *be, sm_archive_layout *out, bool *found)
 	b->snap_index = out->header.index;
 	b->snap_names = names;
 	b->snap_count = out->header.file_count;
+	sst_crcs_keep(b, out);
 	*found = true;
 	return RP_OK;
 }
@@ -891,6 +960,7 @@ static int rocks_install_commit(sm_be *be)
 		return rc;
 	}
 	db_close(b);
+	sst_crcs_clear(b); /* the new db's table files come from elsewhere */
 	/* The one step that switches states. */
 	if (renameat2(AT_FDCWD, inst, AT_FDCWD, live, RENAME_EXCHANGE) != 0) {
 		rc = sys_fail(b, "renameat2(RENAME_EXCHANGE)", live);
@@ -923,6 +993,7 @@ static void rocks_close(sm_be *be)
 	rocks_be *b = (rocks_be *)be;
 	inst_close_file(b);
 	snap_forget(b);
+	sst_crcs_clear(b);
 	db_close(b);
 	if (b->wb != NULL)
 		rocksdb_writebatch_wi_destroy(b->wb);
