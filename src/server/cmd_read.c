@@ -86,7 +86,8 @@ typedef struct {
 	const struct resp_arg *match;
 	bool strings;
 	uint64_t budget;	    /* keys still to visit before stopping at the next */
-	size_t found_bytes_max;	    /* stop at the next key once found is this big */
+	size_t found_bytes_max;	    /* the reply's bytes must stay within this */
+	size_t reply_bytes;	    /* an upper bound of the reply's bytes so far */
 	const uint8_t *stop_prefix; /* KEYS: stop at the first key without it */
 	size_t stop_prefix_len;
 	sm_buf found;
@@ -116,7 +117,11 @@ static int walk_fn(void *ctx, const uint8_t *key, size_t key_size, const uint8_t
 		w->hit_meta = true;
 		return 1;
 	}
-	if (w->budget == 0 || w->found.size >= w->found_bytes_max) {
+	/* A key costs at most its bytes plus 16 in the reply ("$", up to 10
+	 * digits, two CRLFs); the first key always goes in (progress). */
+	bool full = w->found_count > 0 && (w->reply_bytes > w->found_bytes_max ||
+					   key_size + 16 > w->found_bytes_max - w->reply_bytes);
+	if (w->budget == 0 || full) {
 		w->stopped = true;
 		w->halted = true;
 		w->err = sm_buf_set(&w->next, key, key_size);
@@ -135,6 +140,7 @@ static int walk_fn(void *ctx, const uint8_t *key, size_t key_size, const uint8_t
 	if (w->err == RP_OK)
 		w->err = sm_buf_append(&w->found, key, key_size);
 	w->found_count++;
+	w->reply_bytes += key_size + 16;
 	if (w->err != RP_OK)
 		w->halted = true;
 	return w->err == RP_OK ? 0 : 1;
@@ -167,6 +173,7 @@ static int walk_run(sm *m, walk *w, const uint8_t *start, size_t start_size)
 static void walk_init(walk *w)
 {
 	memset(w, 0, sizeof(*w));
+	w->reply_bytes = 32; /* the array's header, and SCAN's cursor */
 	sm_buf_init(&w->found);
 	sm_buf_init(&w->next);
 }

@@ -9,7 +9,9 @@
  * while any is left, and everything else (peers, clients, the log) is
  * served between steps.  At most SRV_WALKS_MAX walk at once (each pins
  * what the store held when it opened); more are answered -BUSY.  A walk
- * whose client disconnected stops at its next turn.
+ * nobody is left to answer (its client disconnected, or the node that
+ * forwarded it) stops at its next turn.  Walks have no deadline: their
+ * length is bounded by the data, and a client that gives up disconnects.
  *
  * The answer is the key set at the walk's opening.  A snapshot install
  * swaps the store from under the walks, so they are dropped first and
@@ -73,8 +75,9 @@ static void walk_idle_cb(uv_idle_t *h)
 {
 	srv *s = h->data;
 	srv_req *r = s->plists[SRV_PL_WALKS].head;
-	if (r != NULL && r->origin == SRV_ORIGIN_CLIENT && r->conn == NULL) {
-		srv_req_finish(s, r); /* its client left: nobody to answer */
+	if (r != NULL && ((r->origin == SRV_ORIGIN_CLIENT && r->conn == NULL) ||
+	                  (r->origin == SRV_ORIGIN_FORWARD && r->peer == NULL))) {
+		srv_req_finish(s, r); /* nobody is left to answer */
 		r = NULL;
 	}
 	if (r != NULL && s->stopping != 2 && (r->walk != NULL || walk_open(s, r))) {
@@ -82,7 +85,12 @@ static void walk_idle_cb(uv_idle_t *h)
 		(void)cmd_walk_step(r->walk, SRV_WALK_STEP_KEYS, &done);
 		if (done) {
 			resp_out_reset(&r->reply);
-			(void)cmd_walk_reply(r->walk, &r->reply);
+			if (cmd_walk_reply(r->walk, &r->reply) != 0 || r->reply.err != 0) {
+				/* Never a cut-off reply: say what went wrong instead. */
+				resp_out_reset(&r->reply);
+				(void)resp_add_errorf(&r->reply, "ERR the %s reply does not fit in "
+				                      "the reply limit; use SCAN", r->spec->name);
+			}
 			s->reads++;
 			srv_req_finish(s, r); /* frees the walk */
 		} else {

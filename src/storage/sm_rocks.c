@@ -84,6 +84,7 @@ typedef struct {
 	 * (sst_crc_find). */
 	sm_archive_file *sst_crcs;
 	uint32_t sst_crc_count;
+	uint64_t sst_crc_snap; /* the snapshot they come from */
 	int read_fd;
 	uint32_t read_index;
 	/* incoming snapshot */
@@ -624,10 +625,12 @@ static void sst_crcs_clear(rocks_be *b)
 	b->sst_crc_count = 0;
 }
 
-/* Keeps the .sst records of l (in name order, as list_files sorts them). */
+/* Keeps the .sst records of l, the current snapshot's layout (in name
+ * order, as list_files sorts them). */
 static void sst_crcs_keep(rocks_be *b, const sm_archive_layout *l)
 {
 	sst_crcs_clear(b);
+	b->sst_crc_snap = l->header.index;
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < l->header.file_count; i++)
 		n += is_sst(l->files[i].name);
@@ -648,17 +651,31 @@ static void sst_crcs_keep(rocks_be *b, const sm_archive_layout *l)
 	}
 }
 
-/* The CRC of a table file the current snapshot already holds. */
-static bool sst_crc_find(const rocks_be *b, const char *name, uint64_t size, uint32_t *crc)
+/* The CRC of a table file the current snapshot already holds: the same
+ * name, and the same file (st, the new checkpoint's link to it, has the
+ * inode of the current snapshot's link).  The inode check is what makes
+ * a name safe to trust: after an install the live db's table files come
+ * from another node and may share names and sizes with ours. */
+static bool sst_crc_find(const rocks_be *b, const char *name, const struct stat *st,
+			 uint32_t *crc)
 {
-	if (!is_sst(name))
+	if (!is_sst(name) || !b->have_snap || b->sst_crc_snap != b->snap_index)
 		return false;
+	uint64_t size = (uint64_t)st->st_size;
 	uint32_t lo = 0, hi = b->sst_crc_count;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		int c = strcmp(b->sst_crcs[mid].name, name);
 		if (c == 0) {
 			if (b->sst_crcs[mid].size != size)
+				return false;
+			char dname[32], path[PATH_CAP];
+			snap_dir_name(b->snap_index, dname);
+			int n = snprintf(path, sizeof(path), "%s/%s/%s", b->dir, dname, name);
+			RP_CHECK(n > 0 && n < PATH_CAP);
+			struct stat cur;
+			if (stat(path, &cur) != 0 || cur.st_dev != st->st_dev ||
+			    cur.st_ino != st->st_ino)
 				return false;
 			*crc = b->sst_crcs[mid].crc;
 			return true;
@@ -717,7 +734,7 @@ static int rocks_snap_create(sm_be *be, sm_archive_header *h, sm_archive_layout 
 			rc = sys_fail(b, "stat", fpath);
 			break;
 		}
-		if (!sst_crc_find(b, names[i], (uint64_t)st.st_size, &crc))
+		if (!sst_crc_find(b, names[i], &st, &crc))
 			rc = sm_archive_record_crc(names[i], (uint64_t)st.st_size, i,
 						   dir_read_fn, &fr, &crc);
 		if (rc == RP_OK)

@@ -132,4 +132,26 @@ got=$(rp_cmd "$F" MGET "${sample[@]}" | grep -c '^v\{100\}$')
 [ "$got" -eq ${#sample[@]} ] && ok "${#sample[@]} sampled keys read back on node $F" ||
 	fail "sampled keys" "$got of ${#sample[@]}"
 
+# The same for walks forwarded by a follower that then dies: the leader
+# drops them when the follower's connection closes.
+G=$(((L + 1) % 3 + 1))
+/usr/bin/python3 - "$(rp_cli_port "$G")" >"$RP_DIR/walk3.out" 2>&1 <<'EOF' &
+import socket, sys, time
+socks = []
+for _ in range(16):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"*1\r\n$6\r\nDBSIZE\r\n")
+    socks.append(s)
+time.sleep(5)
+EOF
+fwd_pid=$!
+sleep 0.2
+kill -9 "$(rp_pid "$G")"
+sleep 0.5
+got=$(rp_cmd "$L" DBSIZE)
+kill "$fwd_pid" 2>/dev/null
+wait "$fwd_pid" 2>/dev/null
+[ "$got" = "$KEYS" ] && ok "walks forwarded by a follower that died stop; a new DBSIZE finds room" ||
+	fail "dropped forwarded walks" "DBSIZE on the leader: $got"
+
 rp_summary
