@@ -65,8 +65,12 @@ void srv_walk_free(srv_req *r)
 
 void srv_walks_drop(srv *s)
 {
-	for (srv_req *r = s->plists[SRV_PL_WALKS].head; r; r = r->plink_next)
+	size_t n = 0;
+	for (srv_req *r = s->plists[SRV_PL_WALKS].head; r; r = r->plink_next, n++)
 		srv_walk_free(r);
+	if (n > 0)
+		RP_INFO("snapshot install: %zu key walk%s start over on the new state", n,
+		        n == 1 ? "" : "s");
 }
 
 /* One step of the walk at the head of the list, which then goes to the
