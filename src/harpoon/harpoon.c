@@ -1913,8 +1913,11 @@ void hp_ready_take(hp_node *n, hp_ready *rd)
 		rd->read_count = n->ready_read_count;
 		n->ready_read_count = 0; /* the array stays valid until the next take */
 	}
-	if (n->cfg.compact_hint_entries && n->log.count >= n->cfg.compact_hint_entries &&
-	    n->applied > n->log.snap_index)
+	bool long_log = (n->cfg.compact_hint_entries &&
+	                 n->log.count >= n->cfg.compact_hint_entries) ||
+	                (n->cfg.compact_hint_bytes &&
+	                 n->log.size_bytes >= n->cfg.compact_hint_bytes);
+	if (long_log && n->applied > n->log.snap_index)
 		rd->compact_hint = n->applied;
 }
 

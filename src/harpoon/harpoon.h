@@ -202,6 +202,7 @@ typedef struct {
 	uint32_t max_pending_reads;
 	uint32_t snapshot_chunk_bytes;
 	uint64_t compact_hint_entries; /* rd.compact_hint once the log holds this many */
+	uint64_t compact_hint_bytes;   /* ... or this many bytes of entry data (0: off) */
 	uint64_t promote_lag_entries;  /* a learner within this of the leader may be promoted */
 	uint64_t (*rand)(void *ctx);   /* the only randomness */
 	void *rand_ctx;

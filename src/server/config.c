@@ -131,6 +131,9 @@ static const srv_opt srv_opts[] = {
      "where the log and the data live; alias --data-dir"},
     {"snapshot-entries", NULL, K_U64, F(snapshot_entries), 10, UINT64_C(1000000000000), 0,
      G_STORAGE, "N", NULL, "snapshot and compact the log every N entries"},
+    {"snapshot-log-bytes", NULL, K_SIZE64, F(snapshot_log_bytes), 64 * (int64_t)KIB,
+     64 * GIB, 0, G_STORAGE, "BYTES", NULL,
+     "... or when the log (held in memory) holds this much"},
     {"wal-segment-bytes", NULL, K_SIZE64, F(wal_segment_bytes), 64 * (int64_t)KIB,
      4 * GIB, 0, G_STORAGE, "BYTES", NULL, "size of one write-ahead log segment"},
     {"logfile", NULL, K_STR, F(logfile), 0, 0, EMPTY_OK, G_STORAGE, "FILE", "stderr",
@@ -1208,6 +1211,7 @@ void srv_config_default(srv_config *cfg)
 	cfg->requirepass[0] = '\0';
 	strcpy(cfg->storage_dir, "./rasputin-data");
 	cfg->snapshot_entries = 100000;
+	cfg->snapshot_log_bytes = 64 * (uint64_t)MIB;
 	cfg->wal_segment_bytes = 64 * MIB;
 	cfg->logfile[0] = '\0';
 	strcpy(cfg->log_level, "info");

@@ -55,6 +55,7 @@ typedef struct {
 	/* --snapshot-entries, default 100000: snapshot + compact the log after
 	 * this many entries */
 	uint64_t snapshot_entries;
+	uint64_t snapshot_log_bytes;
 	uint64_t wal_segment_bytes; /* --wal-segment-bytes, default 64 MiB */
 	char logfile[SRV_PATH_MAX]; /* --logfile FILE, default "" = stderr */
 	/* --log-level debug|info|warn|error, default info; always stored as one

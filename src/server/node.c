@@ -282,7 +282,7 @@ void srv_node_wal_durable(srv *s)
 
 /* Appends, waiting for room if the writer is behind (bounded by
  * max_pending_bytes: the loop stalls rather than dropping a batch). */
-static int wal_append_wait(srv *s, const wal_rec *recs, size_t n, uint64_t *seq)
+int srv_node_wal_append(srv *s, const wal_rec *recs, size_t n, uint64_t *seq)
 {
 	for (;;) {
 		int rc = wal_append(s->wal, recs, n, seq);
@@ -292,45 +292,6 @@ static int wal_append_wait(srv *s, const wal_rec *recs, size_t n, uint64_t *seq)
 		if (rc != 0)
 			return rc;
 	}
-}
-
-/* ------------------------------------------------------------- snapshots */
-
-static void maybe_compact(srv *s)
-{
-	uint64_t applied = sm_applied_index(s->sm, SRV_GROUP);
-	if (applied < s->last_snapshot_index + s->cfg.snapshot_entries)
-		return;
-	hp_snapshot_meta meta;
-	uint64_t began = srv_mono_us();
-	int rc = sm_snapshot_create(s->sm, SRV_GROUP, &meta);
-	if (rc != 0) {
-		RP_WARN("snapshot at %llu failed: %s (%s); the log keeps growing",
-		        (unsigned long long)applied, rp_strerror(rc), sm_error_detail(s->sm));
-		s->last_snapshot_index = applied; /* try again after as many entries */
-		return;
-	}
-	if (hp_log_term(s->core, meta.index) != meta.term) {
-		s->last_snapshot_index = meta.index;
-		return;
-	}
-	wal_rec mark;
-	memset(&mark, 0, sizeof(mark));
-	mark.type = WAL_REC_SNAPSHOT;
-	mark.group = SRV_GROUP;
-	mark.snapshot = meta;
-	rc = wal_append_wait(s, &mark, 1, NULL);
-	if (rc != 0) {
-		srv_fatal(s, "appending a snapshot mark", rc);
-		return;
-	}
-	rc = hp_compact(s->core, meta.index);
-	if (rc != 0)
-		RP_WARN("hp_compact(%llu): %s", (unsigned long long)meta.index, hp_strerror(rc));
-	s->last_snapshot_index = meta.index;
-	RP_INFO("snapshot at index %llu (term %llu) in %llu ms; log compacted",
-	        (unsigned long long)meta.index, (unsigned long long)meta.term,
-	        (unsigned long long)((srv_mono_us() - began) / 1000));
 }
 
 /* ------------------------------------------------------------ the drain */
@@ -455,8 +416,10 @@ void srv_node_drain(srv *s)
 				flush_first = false;
 			}
 			if (rd.has_snap_chunk) {
-				if (rd.snap_chunk.last)
+				if (rd.snap_chunk.last) {
 					srv_walks_drop(s); /* they reopen on the new state */
+					srv_snapshot_settle(s, "installing a snapshot from the leader");
+				}
 				int rc = sm_install_chunk(s->sm, SRV_GROUP, &rd.snap_chunk);
 				if (rc != 0) {
 					/* The core would take the snapshot as installed: stop, and
@@ -481,7 +444,7 @@ void srv_node_drain(srv *s)
 			if (n > 0) {
 				if (flush_first)
 					peer_transport_flush(s->pt);
-				int rc = wal_append_wait(s, recs, n, &wal_seq);
+				int rc = srv_node_wal_append(s, recs, n, &wal_seq);
 				if (rc != 0) {
 					srv_fatal(s, "appending to the write-ahead log", rc);
 					break;
@@ -504,7 +467,7 @@ void srv_node_drain(srv *s)
 			for (size_t i = 0; i < rd.read_count; i++)
 				srv_exec_read_state(s, rd.reads[i].ctx, rd.reads[i].index);
 			if (rd.compact_hint)
-				maybe_compact(s);
+				srv_snapshot_maybe_start(s);
 			if (s->stopping == 2)
 				break;
 			/* Batches with nothing to persist complete at once. */
@@ -641,6 +604,7 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	 * within the lease.  A larger entry still goes, alone. */
 	s->hcfg.max_batch_bytes = SRV_APPEND_BATCH_BYTES;
 	s->hcfg.compact_hint_entries = s->cfg.snapshot_entries;
+	s->hcfg.compact_hint_bytes = s->cfg.snapshot_log_bytes;
 	s->hcfg.max_committed_bytes = SRV_APPLY_SLICE_BYTES;
 	s->hcfg.rand = node_rand;
 	s->hcfg.rand_ctx = s;
@@ -681,7 +645,7 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 			mark.type = WAL_REC_SNAPSHOT;
 			mark.group = SRV_GROUP;
 			mark.snapshot = meta;
-			if (wal_append_wait(s, &mark, 1, NULL) == 0)
+			if (srv_node_wal_append(s, &mark, 1, NULL) == 0)
 				(void)hp_compact(s->core, meta.index);
 		}
 	}
@@ -703,11 +667,13 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	s->wal_async.data = s;
 	uv_idle_init(s->loop, &s->apply_idle);
 	s->apply_idle.data = s;
+	srv_snapshot_init(s);
 	return 0;
 }
 
 void srv_node_close(srv *s)
 {
+	srv_snapshot_settle(s, "closing");
 	if (s->wal) {
 		int rc = wal_sync(s->wal);
 		if (rc != 0)

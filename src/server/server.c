@@ -204,6 +204,7 @@ static void stop_now(srv *s)
 	signal(SIGHUP, SIG_IGN);
 	srv_node_close(s);
 	close_handle((uv_handle_t *)&s->wal_async);
+	close_handle((uv_handle_t *)&s->snap_async);
 	close_handle((uv_handle_t *)&s->apply_idle);
 	close_handle((uv_handle_t *)&s->walk_idle);
 	if (s->pt) {

@@ -23,6 +23,7 @@
 #ifndef RASPUTIN_SERVER_SERVER_H
 #define RASPUTIN_SERVER_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -213,6 +214,15 @@ struct srv {
 	srv_persist *persist; /* ring of pending batches */
 	size_t persist_head, persist_count, persist_cap;
 	uint64_t last_snapshot_index;
+	/* the snapshot under way (snapshots.c), NULL if none */
+	sm_snap_job *snap_job;
+	hp_snapshot_meta snap_meta;
+	pthread_t snap_thread;
+	bool snap_thread_started;
+	_Atomic bool snap_worked;
+	uv_async_t snap_async;
+	uint64_t snap_began_us, snap_loop_us;
+	uint64_t snap_retry_us; /* not before this after a failure */
 	hp_hard_state hs_written; /* the last hard state appended to the WAL */
 	bool draining;
 	bool drain_again;
@@ -274,6 +284,8 @@ void srv_node_drain(srv *s);             /* process every ready batch */
 void srv_node_tick(srv *s);
 void srv_node_step(srv *s, const hp_msg *m);
 void srv_node_wal_durable(srv *s);
+/* A WAL append that waits for room while the writer is behind. */
+int srv_node_wal_append(srv *s, const wal_rec *recs, size_t n, uint64_t *seq);
 bool srv_is_leader(const srv *s);
 const srv_node_addr *srv_addr_find(const srv *s, hp_id id);
 void srv_addr_learn(srv *s, hp_id id, const char *peer_addr, const char *client_addr,
@@ -300,6 +312,12 @@ void srv_req_error(srv *s, srv_req *r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void srv_plist_add(srv *s, srv_req *r, int which); /* at the tail */
 void srv_plist_remove(srv *s, srv_req *r);
+
+/* snapshots.c: the periodic snapshot, its long part on a thread */
+enum { SRV_SNAPSHOT_RETRY_US = 10000000 };
+void srv_snapshot_init(srv *s);
+void srv_snapshot_maybe_start(srv *s);                 /* after applying */
+void srv_snapshot_settle(srv *s, const char *why); /* cancel and wait for it */
 
 /* walks.c: DBSIZE and KEYS a step per loop turn */
 enum { SRV_WALK_STEP_KEYS = 8192, SRV_WALKS_MAX = 16 };

@@ -170,15 +170,19 @@ void sim_params_draw(sim_params *p, uint64_t seed)
 	 * rasputind runs): slower applies, and a node far behind answering its
 	 * peers between slices. */
 	p->max_committed_bytes = chance_pct(&rng, 40) ? (uint32_t)pick(&rng, 1, 256) : 0;
+	/* Compaction also by the log's bytes (rasputind's --snapshot-log-bytes):
+	 * snapshots at other points than every compact_entries. */
+	p->compact_bytes = chance_pct(&rng, 30) ? pick(&rng, 256, 8192) : 0;
 }
 
 void sim_params_print(FILE *f, const sim_params *p, const char *prefix)
 {
 	fprintf(f, "%svoters %u, lease %llu ms, heartbeat %llu ms, drift bound %u ppm (clocks %u), "
-	           "compact every %llu entries, snapshot chunks %u B\n",
+	           "compact every %llu entries or %llu bytes (0: off), snapshot chunks %u B\n",
 	        prefix, p->voters, (unsigned long long)(p->lease_us / 1000),
 	        (unsigned long long)(p->heartbeat_us / 1000), p->drift_ppm, p->clock_ppm,
-	        (unsigned long long)p->compact_entries, p->snapshot_chunk_bytes);
+	        (unsigned long long)p->compact_entries, (unsigned long long)p->compact_bytes,
+	        p->snapshot_chunk_bytes);
 	fprintf(f, "%snet %llu-%llu us, tail %.1f%% (%llu-%llu ms), drop %.1f%%, dup %.1f%%; "
 	           "disk %llu-%llu us, slow %.1f%% (<= %llu ms), torn %s\n",
 	        prefix, (unsigned long long)p->net_min_us, (unsigned long long)p->net_max_us,

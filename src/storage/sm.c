@@ -18,6 +18,7 @@
  */
 #include "storage/sm.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,21 @@ struct sm {
 	int failed;
 
 	uint32_t walks_open; /* sm_walk_open minus sm_walk_close */
+	sm_snap_job *snap_job; /* begun and not yet finished */
+};
+
+struct sm_snap_job {
+	const sm_be_ops *ops;
+	void *be_job;
+	uint8_t key[GROUP_KEY_BYTES]; /* the group's record in the meta map */
+	uint64_t group;
+	sm_buf rec;		  /* that record in the captured state */
+	sm_archive_header header; /* from it, by the work */
+	sm_archive_layout layout; /* built by the work */
+	bool worked;
+	int rc; /* the work's result */
+	sm_be err; /* the work's failure text (its ops unused) */
+	atomic_bool cancel;
 };
 
 struct sm_walk {
@@ -324,6 +340,7 @@ void sm_close(sm *m)
 	if (m == NULL)
 		return;
 	RP_CHECK(m->walks_open == 0);
+	RP_CHECK(m->snap_job == NULL);
 	/* Deferred entries are kept if the store can (the log has them anyway). */
 	(void)batch_commit(m);
 	if (m->inst_active)
@@ -1036,8 +1053,11 @@ static void meta_from_header(const sm_archive_header *h, hp_snapshot_meta *meta)
 	meta->conf = h->conf;
 }
 
-int sm_snapshot_create(sm *m, uint64_t group, hp_snapshot_meta *meta)
+int sm_snapshot_begin(sm *m, uint64_t group, sm_snap_job **job, hp_snapshot_meta *meta)
 {
+	*job = NULL;
+	if (m->snap_job != NULL)
+		return RP_ERR_BUSY;
 	int rc = batch_commit(m);
 	if (rc != RP_OK)
 		return rc;
@@ -1050,25 +1070,99 @@ int sm_snapshot_create(sm *m, uint64_t group, hp_snapshot_meta *meta)
 		meta_from_header(&m->snap.header, meta);
 		return RP_OK;
 	}
-	sm_archive_header h;
-	memset(&h, 0, sizeof(h));
-	h.kind = m->be->ops->kind;
-	h.group = group;
-	h.index = st.applied_index;
-	h.term = st.applied_term;
-	h.conf = st.conf;
-	sm_archive_layout fresh;
-	memset(&fresh, 0, sizeof(fresh));
-	rc = m->be->ops->snap_create(m->be, &h, &fresh);
-	if (rc != RP_OK)
+	sm_snap_job *j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return RP_ERR_NOMEM;
+	j->ops = m->be->ops;
+	j->group = group;
+	group_key(j->key, group);
+	sm_buf_init(&j->rec);
+	atomic_init(&j->cancel, false);
+	rc = m->be->ops->snap_begin(m->be, j->key, sizeof(j->key), &j->be_job);
+	if (rc != RP_OK) {
+		free(j);
 		return rc;
-	RP_CHECK(fresh.header.index == st.applied_index);
-	if (m->snap_valid)
-		sm_archive_layout_deinit(&m->snap);
-	m->snap = fresh;
-	m->snap_valid = true;
-	meta_from_header(&m->snap.header, meta);
+	}
+	m->snap_job = j;
+	*job = j;
 	return RP_OK;
+}
+
+/* The captured state names its own applied index, term and membership:
+ * what the snapshot holds (at least what was applied at begin). */
+static int job_header(sm_snap_job *job)
+{
+	sm_group_state st;
+	if (group_rec_decode(job->rec.data, job->rec.size, &st) != RP_OK ||
+	    st.applied_index == 0) {
+		sm_be_set_error(&job->err, "the captured state has no applied index", NULL);
+		return RP_ERR_CORRUPT;
+	}
+	memset(&job->header, 0, sizeof(job->header));
+	job->header.kind = job->ops->kind;
+	job->header.group = job->group;
+	job->header.index = st.applied_index;
+	job->header.term = st.applied_term;
+	job->header.conf = st.conf;
+	return RP_OK;
+}
+
+int sm_snapshot_work(sm_snap_job *job)
+{
+	RP_CHECK(!job->worked);
+	int rc = job->ops->snap_capture(job->be_job, &job->rec, &job->cancel, &job->err);
+	if (rc == RP_OK)
+		rc = job_header(job);
+	if (rc == RP_OK)
+		rc = job->ops->snap_work(job->be_job, &job->header, &job->layout, &job->cancel,
+					 &job->err);
+	job->rc = rc;
+	job->worked = true;
+	return rc;
+}
+
+void sm_snapshot_cancel(sm_snap_job *job)
+{
+	atomic_store(&job->cancel, true);
+}
+
+int sm_snapshot_finish(sm *m, sm_snap_job *job, hp_snapshot_meta *meta)
+{
+	RP_CHECK(job != NULL && job == m->snap_job);
+	m->snap_job = NULL;
+	int rc = job->worked ? job->rc : RP_ERR_CANCELED;
+	if (atomic_load(&job->cancel))
+		rc = RP_ERR_CANCELED; /* even if the work got to its end first */
+	if (rc == RP_OK) {
+		RP_CHECK(job->layout.header.index == job->header.index);
+		rc = m->be->ops->snap_finish(m->be, job->be_job, &job->layout);
+	} else {
+		if (job->err.error[0] != '\0')
+			sm_be_set_error(m->be, job->err.error, NULL);
+		m->be->ops->snap_abandon(m->be, job->be_job);
+	}
+	if (rc == RP_OK) {
+		if (m->snap_valid)
+			sm_archive_layout_deinit(&m->snap);
+		m->snap = job->layout;
+		m->snap_valid = true;
+		meta_from_header(&m->snap.header, meta);
+	} else {
+		sm_archive_layout_deinit(&job->layout);
+	}
+	sm_buf_deinit(&job->rec);
+	free(job);
+	return rc;
+}
+
+int sm_snapshot_create(sm *m, uint64_t group, hp_snapshot_meta *meta)
+{
+	sm_snap_job *job = NULL;
+	int rc = sm_snapshot_begin(m, group, &job, meta);
+	if (rc != RP_OK || job == NULL)
+		return rc;
+	(void)sm_snapshot_work(job);
+	return sm_snapshot_finish(m, job, meta);
 }
 
 bool sm_snapshot_current(const sm *m, uint64_t *group, hp_snapshot_meta *meta)
@@ -1209,6 +1303,7 @@ int sm_install_chunk(sm *m, uint64_t group, const hp_snap_chunk *c)
 	if (!c->last)
 		return RP_OK;
 	RP_CHECK(m->walks_open == 0); /* the swap would pull the store from under them */
+	RP_CHECK(m->snap_job == NULL); /* it would replace the installed snapshot */
 	rc = install_finish(m, group);
 	install_drop(m);
 	return rc;

@@ -184,6 +184,36 @@ int sm_digest(sm *m, uint64_t *digest);
  * sm_snapshot_create returns RP_ERR_INVALID when nothing is applied yet.
  */
 int sm_snapshot_create(sm *m, uint64_t group, hp_snapshot_meta *meta);
+
+/*
+ * The same in steps, so that its long part (a RocksDB memtable flush and
+ * checkpoint, reading every new file for its CRC, the fsyncs) runs on
+ * another thread while this one goes on applying:
+ *  - sm_snapshot_begin, on the sm's thread, starts a job (*job); *job is
+ *    NULL when the current snapshot already holds group's applied index
+ *    (*meta then describes it: nothing to do).  RP_ERR_BUSY while another
+ *    job is out; RP_ERR_INVALID when nothing is applied yet.
+ *  - sm_snapshot_work, once, on any thread, while the sm's thread goes on
+ *    applying, reading, walking and serving the current snapshot: captures
+ *    the state as it is at some moment during the call (everything
+ *    applied before begin, and maybe more) and makes it durable.
+ *  - sm_snapshot_cancel, from any thread at any time before finish: a
+ *    running or later sm_snapshot_work stops soon with RP_ERR_CANCELED,
+ *    and finish throws the snapshot away even if the work was done.
+ *  - sm_snapshot_finish, on the sm's thread once sm_snapshot_work has
+ *    returned (or instead of it): makes the snapshot current as
+ *    sm_snapshot_create does, *meta saying which index, term and
+ *    membership it holds, and returns RP_OK; or throws it away and returns
+ *    why (RP_ERR_CANCELED for a job canceled or never worked), the current
+ *    snapshot staying.  Frees job.
+ * A job must be finished before an install's last chunk (whose state
+ * replaces the one the job captures) and before sm_close.
+ */
+typedef struct sm_snap_job sm_snap_job;
+int sm_snapshot_begin(sm *m, uint64_t group, sm_snap_job **job, hp_snapshot_meta *meta);
+int sm_snapshot_work(sm_snap_job *job);
+void sm_snapshot_cancel(sm_snap_job *job);
+int sm_snapshot_finish(sm *m, sm_snap_job *job, hp_snapshot_meta *meta);
 bool sm_snapshot_current(const sm *m, uint64_t *group, hp_snapshot_meta *meta);
 /* Total size of the current snapshot's archive stream (0 if none). */
 uint64_t sm_snapshot_size(const sm *m);

@@ -16,6 +16,7 @@
 #ifndef RASPUTIN_STORAGE_SM_BE_H
 #define RASPUTIN_STORAGE_SM_BE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,10 +55,28 @@ typedef struct {
 			 bool *end);
 	void (*walk_close)(sm_be *be, void *it);
 
-	/* Makes the committed state a durable snapshot described by h (the
-	 * store sets h->kind and h->file_count), builds its layout into *out
-	 * (CRCs included) and makes it current, dropping the previous one. */
-	int (*snap_create)(sm_be *be, sm_archive_header *h, sm_archive_layout *out);
+	/* A snapshot in steps (sm.h, sm_snapshot_begin):
+	 * - snap_begin, on the sm's thread, starts *job; meta_key names the
+	 *   record in SM_CF_META that says which index a state holds;
+	 * - snap_capture, on any one thread, captures the committed state as
+	 *   it is then (all that was committed before begin, maybe more) and
+	 *   copies meta_key's value in it into *rec;
+	 * - snap_work, on the same thread, sets h->kind and h->file_count,
+	 *   builds the layout into *out (CRCs included) and makes the
+	 *   captured files durable.
+	 *   Both touch only the job and what the store's thread leaves alone
+	 *   while a job is out (a RocksDB handle is safe to share), record a
+	 *   failure's text in err (not in be) and return RP_ERR_CANCELED soon
+	 *   after *cancel turns true;
+	 * - snap_finish, on the sm's thread, makes it current, dropping the
+	 *   previous one (out is the layout snap_work built); snap_abandon
+	 *   throws it away.  Both free job. */
+	int (*snap_begin)(sm_be *be, const uint8_t *meta_key, size_t key_size, void **job);
+	int (*snap_capture)(void *job, sm_buf *rec, const atomic_bool *cancel, sm_be *err);
+	int (*snap_work)(void *job, sm_archive_header *h, sm_archive_layout *out,
+			 const atomic_bool *cancel, sm_be *err);
+	int (*snap_finish)(sm_be *be, void *job, const sm_archive_layout *out);
+	void (*snap_abandon)(sm_be *be, void *job);
 	/* The current snapshot kept from an earlier run, if any. */
 	int (*snap_load)(sm_be *be, sm_archive_layout *out, bool *found);
 	/* Reads file `index` of the current snapshot. */

@@ -545,33 +545,90 @@ static int buf_read_fn(void *ctx, uint32_t index, uint64_t offset, uint8_t *out,
 	return RP_OK;
 }
 
-static int mem_snap_create(sm_be *be, sm_archive_header *h, sm_archive_layout *out)
+/* A memory store's snapshot is one file, the serialized maps, made whole
+ * at begin: it is for tests and the simulator, where nothing runs beside
+ * the loop.  The later steps only hand it over. */
+typedef struct {
+	sm_buf file;
+	uint32_t crc;
+	sm_buf rec; /* the meta key's value at begin */
+} mem_snap_job;
+
+static void mem_snap_job_free(mem_snap_job *j)
+{
+	sm_buf_deinit(&j->file);
+	sm_buf_deinit(&j->rec);
+	free(j);
+}
+
+static int mem_snap_begin(sm_be *be, const uint8_t *meta_key, size_t key_size, void **job)
 {
 	mem_be *b = (mem_be *)be;
 	RP_CHECK(b->undo_count == 0);
-	sm_buf file;
-	sm_buf_init(&file);
-	int rc = serialize(b, &file);
-	uint32_t crc = 0;
-	h->kind = SM_ARCHIVE_KIND_MEM;
-	h->file_count = 1;
+	mem_snap_job *j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return RP_ERR_NOMEM;
+	sm_buf_init(&j->file);
+	sm_buf_init(&j->rec);
+	bool found = false;
+	int rc = mem_get(be, SM_CF_META, meta_key, key_size, &j->rec, &found);
+	if (rc == RP_OK && !found)
+		rc = RP_ERR_NOTFOUND;
 	if (rc == RP_OK)
-		rc = sm_archive_record_crc(mem_file_name, file.size, 0, buf_read_fn,
-					   &file, &crc);
+		rc = serialize(b, &j->file);
 	if (rc == RP_OK)
-		rc = sm_archive_layout_init(out, h);
-	if (rc == RP_OK) {
-		rc = sm_archive_layout_add(out, 0, mem_file_name, file.size, crc);
-		if (rc != RP_OK)
-			sm_archive_layout_deinit(out);
-	}
+		rc = sm_archive_record_crc(mem_file_name, j->file.size, 0, buf_read_fn,
+					   &j->file, &j->crc);
 	if (rc != RP_OK) {
-		sm_buf_deinit(&file);
+		mem_snap_job_free(j);
 		return rc;
 	}
-	sm_buf_deinit(&b->snap);
-	b->snap = file;
+	*job = j;
 	return RP_OK;
+}
+
+static int mem_snap_capture(void *job, sm_buf *rec, const atomic_bool *cancel, sm_be *err)
+{
+	(void)err;
+	mem_snap_job *j = job;
+	if (atomic_load(cancel))
+		return RP_ERR_CANCELED;
+	return sm_buf_set(rec, j->rec.data, j->rec.size);
+}
+
+static int mem_snap_work(void *job, sm_archive_header *h, sm_archive_layout *out,
+			 const atomic_bool *cancel, sm_be *err)
+{
+	(void)err;
+	mem_snap_job *j = job;
+	if (atomic_load(cancel))
+		return RP_ERR_CANCELED;
+	h->kind = SM_ARCHIVE_KIND_MEM;
+	h->file_count = 1;
+	int rc = sm_archive_layout_init(out, h);
+	if (rc == RP_OK)
+		rc = sm_archive_layout_add(out, 0, mem_file_name, j->file.size, j->crc);
+	if (rc != RP_OK)
+		sm_archive_layout_deinit(out);
+	return rc;
+}
+
+static int mem_snap_finish(sm_be *be, void *job, const sm_archive_layout *out)
+{
+	(void)out;
+	mem_be *b = (mem_be *)be;
+	mem_snap_job *j = job;
+	sm_buf_deinit(&b->snap);
+	b->snap = j->file;
+	sm_buf_init(&j->file);
+	mem_snap_job_free(j);
+	return RP_OK;
+}
+
+static void mem_snap_abandon(sm_be *be, void *job)
+{
+	(void)be;
+	mem_snap_job_free(job);
 }
 
 static int mem_snap_load(sm_be *be, sm_archive_layout *out, bool *found)
@@ -715,7 +772,11 @@ static const sm_be_ops mem_ops = {
     .walk_seek = mem_walk_seek,
     .walk_step = mem_walk_step,
     .walk_close = mem_walk_close,
-    .snap_create = mem_snap_create,
+    .snap_begin = mem_snap_begin,
+    .snap_capture = mem_snap_capture,
+    .snap_work = mem_snap_work,
+    .snap_finish = mem_snap_finish,
+    .snap_abandon = mem_snap_abandon,
     .snap_load = mem_snap_load,
     .snap_read = mem_snap_read,
     .install_begin = mem_install_begin,

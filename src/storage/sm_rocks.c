@@ -96,20 +96,25 @@ typedef struct {
 /* --- errors, paths, files ---------------------------------------------------- */
 
 /* Records RocksDB's message (and frees it); returns code. */
-static int rocks_fail(rocks_be *b, const char *what, char *err, int code)
+static int rocks_fail_to(sm_be *eb, const char *what, char *err, int code)
 {
-	sm_be_set_error(&b->base, what, err);
+	sm_be_set_error(eb, what, err);
 	rocksdb_free(err);
 	return code;
 }
 
+static int rocks_fail(rocks_be *b, const char *what, char *err, int code)
+{
+	return rocks_fail_to(&b->base, what, err, code);
+}
+
 /* Records a failed system call (errno) and maps it to err.h. */
-static int sys_fail(rocks_be *b, const char *what, const char *path)
+static int sys_fail(sm_be *eb, const char *what, const char *path)
 {
 	int e = errno;
 	char detail[PATH_CAP + 64];
 	snprintf(detail, sizeof(detail), "%s: %s", path, strerror(e));
-	sm_be_set_error(&b->base, what, detail);
+	sm_be_set_error(eb, what, detail);
 	if (e == ENOSPC || e == EDQUOT)
 		return RP_ERR_NOSPC;
 	if (e == ENOMEM)
@@ -118,9 +123,9 @@ static int sys_fail(rocks_be *b, const char *what, const char *path)
 }
 
 /* A failed fsync is fatal (err.h, RP_ERR_FSYNC): the node stops. */
-static int sync_fail(rocks_be *b, const char *what, const char *path)
+static int sync_fail(sm_be *eb, const char *what, const char *path)
 {
-	(void)sys_fail(b, what, path);
+	(void)sys_fail(eb, what, path);
 	return RP_ERR_FSYNC;
 }
 
@@ -144,26 +149,26 @@ static int rm_one(const char *path, const struct stat *st, int type, struct FTW 
 }
 
 /* Removes path and everything under it; a missing path is fine. */
-static int rm_rf(rocks_be *b, const char *path)
+static int rm_rf(sm_be *eb, const char *path)
 {
 	struct stat st;
 	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? RP_OK : sys_fail(b, "stat", path);
+		return errno == ENOENT ? RP_OK : sys_fail(eb, "stat", path);
 	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		return sys_fail(b, "remove", path);
+		return sys_fail(eb, "remove", path);
 	return RP_OK;
 }
 
-static int fsync_path(rocks_be *b, const char *path, bool dir)
+static int fsync_path(sm_be *eb, const char *path, bool dir)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
 	if (fd < 0)
-		return sys_fail(b, "open for fsync", path);
+		return sys_fail(eb, "open for fsync", path);
 	int rc = fsync(fd);
 	int saved = errno;
 	close(fd);
 	errno = saved;
-	return rc == 0 ? RP_OK : sync_fail(b, "fsync", path);
+	return rc == 0 ? RP_OK : sync_fail(eb, "fsync", path);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -202,13 +207,13 @@ static int name_cmp(const void *a, const void *b)
 
 /* The regular files of dir except dot-files, sorted: the archive's file
  * list.  *names is malloc'd (caller frees). */
-static int list_files(rocks_be *b, const char *dir, name_buf **names, uint32_t *count)
+static int list_files(sm_be *eb, const char *dir, name_buf **names, uint32_t *count)
 {
 	*names = NULL;
 	*count = 0;
 	DIR *d = opendir(dir);
 	if (d == NULL)
-		return sys_fail(b, "opendir", dir);
+		return sys_fail(eb, "opendir", dir);
 	uint32_t cap = 0;
 	int rc = RP_OK;
 	struct dirent *e;
@@ -217,7 +222,7 @@ static int list_files(rocks_be *b, const char *dir, name_buf **names, uint32_t *
 			continue;
 		size_t len = strlen(e->d_name);
 		if (!sm_archive_name_ok(e->d_name, len)) {
-			sm_be_set_error(&b->base, "checkpoint file name not archivable",
+			sm_be_set_error(eb, "checkpoint file name not archivable",
 					e->d_name);
 			rc = RP_ERR_INVALID;
 			break;
@@ -451,31 +456,66 @@ static void rocks_walk_close(sm_be *be, void *it)
 
 /* --- snapshots ------------------------------------------------------------------ */
 
+/* A snapshot being made (snap_begin .. snap_finish): the checkpoint in
+ * <dir>/snap.tmp and what the work learns about it.  The work runs on
+ * another thread and touches of the store only what its thread leaves
+ * alone while a job is out: the database handle (RocksDB's calls are
+ * thread-safe), its options, its directory's name and the current
+ * snapshot with its CRC cache (replaced only by finish, an install's last
+ * chunk and close, which all wait for the job). */
 typedef struct {
 	rocks_be *b;
-	const char *dir;
+	char tmp[PATH_CAP];
+	uint8_t key[SM_ARCHIVE_NAME_MAX];
+	size_t key_size;
 	name_buf *names;
-} file_reader;
+	uint32_t count;
+	uint64_t *sizes;
+	uint32_t *crcs;
+	bool *crc_known; /* taken from the current snapshot (sst_crc_find) */
+	/* the file the CRC pass reads, kept open across its chunks */
+	int fd;
+	uint32_t fd_index;
+	const atomic_bool *cancel;
+	sm_be *err;
+} snap_job;
 
-static int dir_read_fn(void *ctx, uint32_t index, uint64_t offset, uint8_t *buf,
+static void snap_job_free(snap_job *j)
+{
+	if (j == NULL)
+		return;
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->names);
+	free(j->sizes);
+	free(j->crcs);
+	free(j->crc_known);
+	free(j);
+}
+
+static int job_read_fn(void *ctx, uint32_t index, uint64_t offset, uint8_t *buf,
 		       size_t size)
 {
-	file_reader *r = ctx;
+	snap_job *j = ctx;
+	if (atomic_load_explicit(j->cancel, memory_order_relaxed))
+		return RP_ERR_CANCELED;
 	char path[PATH_CAP];
-	int n = snprintf(path, sizeof(path), "%s/%s", r->dir, r->names[index]);
+	int n = snprintf(path, sizeof(path), "%s/%s", j->tmp, j->names[index]);
 	RP_CHECK(n > 0 && n < PATH_CAP);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return sys_fail(r->b, "open", path);
-	int rc =
-	    pread_all(fd, buf, size, offset) == 0 ? RP_OK : sys_fail(r->b, "read", path);
-	close(fd);
-	return rc;
+	if (j->fd < 0 || j->fd_index != index) {
+		if (j->fd >= 0)
+			close(j->fd);
+		j->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (j->fd < 0)
+			return sys_fail(j->err, "open", path);
+		j->fd_index = index;
+	}
+	return pread_all(j->fd, buf, size, offset) == 0 ? RP_OK : sys_fail(j->err, "read", path);
 }
 
 /* The snapshot's own index: magic, header size, header, then per file
  * name length, name, size, CRC; a CRC32C of all of it last. */
-static int index_write(rocks_be *b, const char *dir, const sm_archive_layout *l)
+static int index_write(sm_be *eb, const char *dir, const sm_archive_layout *l)
 {
 	sm_buf out;
 	sm_buf_init(&out);
@@ -511,13 +551,13 @@ static int index_write(rocks_be *b, const char *dir, const sm_archive_layout *l)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		sm_buf_deinit(&out);
-		return sys_fail(b, "create", path);
+		return sys_fail(eb, "create", path);
 	}
 	rc = RP_OK;
 	if (write_all(fd, out.data, out.size) != 0)
-		rc = sys_fail(b, "write", path);
+		rc = sys_fail(eb, "write", path);
 	else if (fsync(fd) != 0)
-		rc = sync_fail(b, "fsync", path);
+		rc = sync_fail(eb, "fsync", path);
 	close(fd);
 	sm_buf_deinit(&out);
 	return rc;
@@ -688,95 +728,197 @@ static bool sst_crc_find(const rocks_be *b, const char *name, const struct stat 
 	return false;
 }
 
-static int rocks_snap_create(sm_be *be, sm_archive_header *h, sm_archive_layout *out)
+static int rocks_snap_begin(sm_be *be, const uint8_t *meta_key, size_t key_size, void **job)
 {
 	rocks_be *b = (rocks_be *)be;
 	if (b->db == NULL)
 		return RP_ERR_CLOSED; /* a failed install left it closed */
-	RP_CHECK(rocksdb_writebatch_wi_count(b->wb) == 0);
-	char tmp[PATH_CAP];
-	path_of(b, "snap.tmp", tmp);
-	int rc = rm_rf(b, tmp);
-	if (rc != RP_OK)
-		return rc;
-	/* log_size_for_flush 0: flush first.  With atomic_flush that flushes
-	 * both families at once, which makes h->index durable in the live db
-	 * too: the log prefix up to it may go. */
-	char *err = NULL;
-	rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(b->db, &err);
-	if (err != NULL)
-		return rocks_fail(b, "rocksdb checkpoint", err, RP_ERR_IO);
-	rocksdb_checkpoint_create(cp, tmp, 0, &err);
-	rocksdb_checkpoint_object_destroy(cp);
-	if (err != NULL)
-		return rocks_fail(b, "rocksdb checkpoint", err, RP_ERR_IO);
+	snap_job *j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return RP_ERR_NOMEM;
+	RP_CHECK(key_size <= sizeof(j->key));
+	j->b = b;
+	j->fd = -1;
+	memcpy(j->key, meta_key, key_size);
+	j->key_size = key_size;
+	path_of(b, "snap.tmp", j->tmp);
+	*job = j;
+	return RP_OK;
+}
 
-	name_buf *names = NULL;
-	uint32_t count = 0;
-	rc = list_files(b, tmp, &names, &count);
+/* Reads key of SM_CF_META in the database at dir, opened read-only for
+ * the call (a checkpoint, or a received snapshot); *found says whether it
+ * is there.  A failure is recorded in eb, as what_open / what_read, and
+ * returns fail_rc. */
+static int read_only_get_meta(rocks_be *b, const char *dir, const uint8_t *key,
+			      size_t key_size, sm_buf *out, bool *found, sm_be *eb,
+			      const char *what_open, const char *what_read, int fail_rc)
+{
+	const rocksdb_options_t *cf_opts[2] = {b->opts, b->opts};
+	rocksdb_column_family_handle_t *cf[2] = {NULL, NULL};
+	char *err = NULL;
+	rocksdb_t *db = rocksdb_open_for_read_only_column_families(b->opts, dir, 2, cf_names,
+								   cf_opts, cf, 0, &err);
+	if (err != NULL)
+		return rocks_fail_to(eb, what_open, err, fail_rc);
+	size_t len = 0;
+	char *v = rocksdb_get_cf(db, b->ropts, cf[SM_CF_META], (const char *)key, key_size,
+				 &len, &err);
+	int rc = RP_OK;
+	if (err != NULL) {
+		rc = rocks_fail_to(eb, what_read, err, fail_rc);
+	} else {
+		*found = v != NULL;
+		out->size = 0;
+		if (v != NULL)
+			rc = sm_buf_set(out, v, len);
+	}
+	rocksdb_free(v);
+	rocksdb_column_family_handle_destroy(cf[0]);
+	rocksdb_column_family_handle_destroy(cf[1]);
+	rocksdb_close(db);
+	return rc;
+}
+
+/* A checkpoint into snap.tmp.  It flushes the memtables first (with
+ * atomic_flush both families at once, at a write-batch boundary), which
+ * also makes the state it captures durable in the live db, so the log
+ * prefix up to it may go.  Which state that is, the checkpoint's own
+ * applied-index record says: the store's thread goes on committing
+ * meanwhile.  Its table files are hard links: the live db's compactions
+ * may delete their names without touching them. */
+static int rocks_snap_capture(void *job, sm_buf *rec, const atomic_bool *cancel, sm_be *err)
+{
+	snap_job *j = job;
+	rocks_be *b = j->b;
+	j->cancel = cancel;
+	j->err = err;
+	if (atomic_load(cancel))
+		return RP_ERR_CANCELED;
+	int rc = rm_rf(err, j->tmp);
 	if (rc != RP_OK)
 		return rc;
-	h->kind = SM_ARCHIVE_KIND_ROCKS;
-	h->file_count = count;
-	rc = sm_archive_layout_init(out, h);
-	if (rc != RP_OK) {
-		free(names);
-		return rc;
+	char *e = NULL;
+	rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(b->db, &e);
+	if (e == NULL) {
+		rocksdb_checkpoint_create(cp, j->tmp, 0, &e);
+		rocksdb_checkpoint_object_destroy(cp);
 	}
-	file_reader fr = {b, tmp, names};
-	for (uint32_t i = 0; rc == RP_OK && i < count; i++) {
+	if (e != NULL)
+		return rocks_fail_to(err, "rocksdb checkpoint", e, RP_ERR_IO);
+	/* The file list first: opening the checkpoint below may add a log. */
+	rc = list_files(err, j->tmp, &j->names, &j->count);
+	bool found = false;
+	if (rc == RP_OK)
+		rc = read_only_get_meta(b, j->tmp, j->key, j->key_size, rec, &found, err,
+					"opening the checkpoint", "reading the checkpoint",
+					RP_ERR_IO);
+	if (rc == RP_OK && !found)
+		rc = RP_ERR_NOTFOUND;
+	if (rc == RP_OK && j->count > 0) {
+		j->sizes = calloc(j->count, sizeof(*j->sizes));
+		j->crcs = calloc(j->count, sizeof(*j->crcs));
+		j->crc_known = calloc(j->count, sizeof(*j->crc_known));
+		if (j->sizes == NULL || j->crcs == NULL || j->crc_known == NULL)
+			rc = RP_ERR_NOMEM;
+	}
+	for (uint32_t i = 0; rc == RP_OK && i < j->count; i++) {
 		char fpath[PATH_CAP];
-		int n = snprintf(fpath, sizeof(fpath), "%s/%s", tmp, names[i]);
+		int n = snprintf(fpath, sizeof(fpath), "%s/%s", j->tmp, j->names[i]);
 		RP_CHECK(n > 0 && n < PATH_CAP);
 		struct stat st;
-		uint32_t crc = 0;
 		if (stat(fpath, &st) != 0) {
-			rc = sys_fail(b, "stat", fpath);
+			rc = sys_fail(err, "stat", fpath);
 			break;
 		}
-		if (!sst_crc_find(b, names[i], &st, &crc))
-			rc = sm_archive_record_crc(names[i], (uint64_t)st.st_size, i,
-						   dir_read_fn, &fr, &crc);
-		if (rc == RP_OK)
-			rc = sm_archive_layout_add(out, i, names[i], (uint64_t)st.st_size,
-						   crc);
-		if (rc == RP_OK)
-			rc = fsync_path(b, fpath, false);
+		j->sizes[i] = (uint64_t)st.st_size;
+		j->crc_known[i] = sst_crc_find(b, j->names[i], &st, &j->crcs[i]);
 	}
-	if (rc == RP_OK)
-		rc = index_write(b, tmp, out);
-	if (rc == RP_OK)
-		rc = fsync_path(b, tmp, true);
-	char dname[32], final[PATH_CAP];
-	snap_dir_name(h->index, dname);
-	path_of(b, dname, final);
-	if (rc == RP_OK && b->have_snap && b->snap_index == h->index) {
-		snap_forget(b); /* replaced below */
+	return rc;
+}
+
+/* On any thread: the CRCs not known yet (every byte of those files read
+ * once), the layout, an fsync of every file, the index, the directory. */
+static int rocks_snap_work(void *job, sm_archive_header *h, sm_archive_layout *out,
+			   const atomic_bool *cancel, sm_be *err)
+{
+	snap_job *j = job;
+	h->kind = SM_ARCHIVE_KIND_ROCKS;
+	h->file_count = j->count;
+	int rc = sm_archive_layout_init(out, h);
+	for (uint32_t i = 0; rc == RP_OK && i < j->count; i++) {
+		if (atomic_load(cancel)) {
+			rc = RP_ERR_CANCELED;
+			break;
+		}
+		if (!j->crc_known[i])
+			rc = sm_archive_record_crc(j->names[i], j->sizes[i], i, job_read_fn, j,
+						   &j->crcs[i]);
+		if (rc == RP_OK)
+			rc = sm_archive_layout_add(out, i, j->names[i], j->sizes[i], j->crcs[i]);
+		if (rc == RP_OK) {
+			char fpath[PATH_CAP];
+			int n = snprintf(fpath, sizeof(fpath), "%s/%s", j->tmp, j->names[i]);
+			RP_CHECK(n > 0 && n < PATH_CAP);
+			rc = fsync_path(err, fpath, false);
+		}
 	}
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
 	if (rc == RP_OK)
-		rc = rm_rf(b, final);
-	if (rc == RP_OK && rename(tmp, final) != 0)
-		rc = sys_fail(b, "rename", final);
+		rc = index_write(err, j->tmp, out);
 	if (rc == RP_OK)
-		rc = fsync_path(b, b->dir, true);
-	if (rc != RP_OK) {
+		rc = fsync_path(err, j->tmp, true);
+	if (rc != RP_OK)
 		sm_archive_layout_deinit(out);
-		free(names);
+	return rc;
+}
+
+static void rocks_snap_abandon(sm_be *be, void *job)
+{
+	rocks_be *b = (rocks_be *)be;
+	snap_job *j = job;
+	(void)rm_rf(&b->base, j->tmp); /* a leftover is removed at the next begin or open */
+	snap_job_free(j);
+}
+
+/* On the store's thread: snap.tmp becomes snap-<index>, the current one;
+ * the previous one goes. */
+static int rocks_snap_finish(sm_be *be, void *job, const sm_archive_layout *out)
+{
+	rocks_be *b = (rocks_be *)be;
+	snap_job *j = job;
+	uint64_t index = out->header.index;
+	char dname[32], final[PATH_CAP];
+	snap_dir_name(index, dname);
+	path_of(b, dname, final);
+	if (b->have_snap && b->snap_index == index)
+		snap_forget(b); /* replaced below */
+	int rc = rm_rf(&b->base, final);
+	if (rc == RP_OK && rename(j->tmp, final) != 0)
+		rc = sys_fail(&b->base, "rename", final);
+	if (rc == RP_OK)
+		rc = fsync_path(&b->base, b->dir, true);
+	if (rc != RP_OK) {
+		rocks_snap_abandon(be, j);
 		return rc;
 	}
 	/* The new snapshot is durable: the old one can go. */
-	if (b->have_snap && b->snap_index != h->index) {
+	if (b->have_snap && b->snap_index != index) {
 		char old[32], oldpath[PATH_CAP];
 		snap_dir_name(b->snap_index, old);
 		path_of(b, old, oldpath);
 		snap_forget(b);
-		(void)rm_rf(b, oldpath); /* a leftover is removed at the next open */
+		(void)rm_rf(&b->base, oldpath); /* a leftover is removed at the next open */
 	}
 	snap_forget(b);
 	b->have_snap = true;
-	b->snap_index = h->index;
-	b->snap_names = names;
-	b->snap_count = count;
+	b->snap_index = index;
+	b->snap_names = j->names;
+	b->snap_count = j->count;
+	j->names = NULL;
+	snap_job_free(j);
 	sst_crcs_keep(b, out);
 	return RP_OK;
 }
@@ -788,7 +930,7 @@ static int rocks_snap_load(sm_be *be, sm_archive_layout *out, bool *found)
 	*found = false;
 	DIR *d = opendir(b->dir);
 	if (d == NULL)
-		return sys_fail(b, "opendir", b->dir);
+		return sys_fail(&b->base, "opendir", b->dir);
 	uint64_t best = 0;
 	bool any = false;
 	struct dirent *e;
@@ -809,7 +951,7 @@ static int rocks_snap_load(sm_be *be, sm_archive_layout *out, bool *found)
 	 * reads back. */
 	d = opendir(b->dir);
 	if (d == NULL)
-		return sys_fail(b, "opendir", b->dir);
+		return sys_fail(&b->base, "opendir", b->dir);
 	char keep[32];
 	snap_dir_name(best, keep);
 	int rc = RP_OK;
@@ -818,7 +960,7 @@ static int rocks_snap_load(sm_be *be, sm_archive_layout *out, bool *found)
 			continue;
 		char p[PATH_CAP];
 		path_of(b, e->d_name, p);
-		rc = rm_rf(b, p);
+		rc = rm_rf(&b->base, p);
 		if (rc != RP_OK)
 			break;
 	}
@@ -829,7 +971,7 @@ static int rocks_snap_load(sm_be *be, sm_archive_layout *out, bool *found)
 	path_of(b, keep, path);
 	name_buf *names = NULL;
 	if (index_read(path, out, &names) != RP_OK)
-		return rm_rf(b, path); /* unreadable: as if never made */
+		return rm_rf(&b->base, path); /* unreadable: as if never made */
 	b->have_snap = true;
 	b->snap_index = out->header.index;
 	b->snap_names = names;
@@ -855,11 +997,11 @@ static int rocks_snap_read(sm_be *be, uint32_t index, uint64_t offset, uint8_t *
 		RP_CHECK(n > 0 && n < PATH_CAP);
 		b->read_fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (b->read_fd < 0)
-			return sys_fail(b, "open", path);
+			return sys_fail(&b->base, "open", path);
 		b->read_index = index;
 	}
 	if (pread_all(b->read_fd, buf, size, offset) != 0)
-		return sys_fail(b, "read", b->snap_names[index]);
+		return sys_fail(&b->base, "read", b->snap_names[index]);
 	return RP_OK;
 }
 
@@ -879,11 +1021,11 @@ static int rocks_install_begin(sm_be *be)
 	inst_close_file(b);
 	char path[PATH_CAP];
 	path_of(b, "install", path);
-	int rc = rm_rf(b, path);
+	int rc = rm_rf(&b->base, path);
 	if (rc != RP_OK)
 		return rc;
 	if (mkdir(path, 0755) != 0)
-		return sys_fail(b, "mkdir", path);
+		return sys_fail(&b->base, "mkdir", path);
 	return RP_OK;
 }
 
@@ -898,7 +1040,7 @@ static int inst_file_begin(void *ctx, const char *name, uint64_t size)
 	/* O_EXCL: a name twice in one archive is an error, not an overwrite. */
 	b->inst_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (b->inst_fd < 0)
-		return errno == EEXIST ? RP_ERR_CORRUPT : sys_fail(b, "create", path);
+		return errno == EEXIST ? RP_ERR_CORRUPT : sys_fail(&b->base, "create", path);
 	b->inst_open = true;
 	b->inst_left = size;
 	return RP_OK;
@@ -910,7 +1052,7 @@ static int inst_file_data(void *ctx, const uint8_t *data, size_t size)
 	RP_CHECK(b->inst_open);
 	RP_CHECK(size <= b->inst_left);
 	if (write_all(b->inst_fd, data, size) != 0)
-		return sys_fail(b, "write", "install");
+		return sys_fail(&b->base, "write", "install");
 	b->inst_left -= size;
 	return RP_OK;
 }
@@ -922,7 +1064,7 @@ static int inst_file_end(void *ctx)
 	RP_CHECK(b->inst_left == 0);
 	/* Each file is durable before the swap can happen. */
 	int rc =
-	    fdatasync(b->inst_fd) == 0 ? RP_OK : sync_fail(b, "fdatasync", "install");
+	    fdatasync(b->inst_fd) == 0 ? RP_OK : sync_fail(&b->base, "fdatasync", "install");
 	inst_close_file(b);
 	return rc;
 }
@@ -936,31 +1078,9 @@ static int rocks_install_get_meta(sm_be *be, const uint8_t *key, size_t key_size
 	rocks_be *b = (rocks_be *)be;
 	char path[PATH_CAP];
 	path_of(b, "install", path);
-	const rocksdb_options_t *cf_opts[2] = {b->opts, b->opts};
-	rocksdb_column_family_handle_t *cf[2] = {NULL, NULL};
-	char *err = NULL;
-	rocksdb_t *db = rocksdb_open_for_read_only_column_families(
-	    b->opts, path, 2, cf_names, cf_opts, cf, 0, &err);
-	if (err != NULL)
-		return rocks_fail(b, "rocksdb open received snapshot", err,
-				  RP_ERR_CORRUPT);
-	size_t len = 0;
-	char *v = rocksdb_get_cf(db, b->ropts, cf[SM_CF_META], (const char *)key,
-				 key_size, &len, &err);
-	int rc = RP_OK;
-	if (err != NULL) {
-		rc = rocks_fail(b, "rocksdb read received snapshot", err, RP_ERR_CORRUPT);
-	} else {
-		*found = v != NULL;
-		out->size = 0;
-		if (v != NULL)
-			rc = sm_buf_set(out, v, len);
-	}
-	rocksdb_free(v);
-	rocksdb_column_family_handle_destroy(cf[0]);
-	rocksdb_column_family_handle_destroy(cf[1]);
-	rocksdb_close(db);
-	return rc;
+	return read_only_get_meta(b, path, key, key_size, out, found, &b->base,
+				  "rocksdb open received snapshot",
+				  "rocksdb read received snapshot", RP_ERR_CORRUPT);
 }
 
 static int rocks_install_commit(sm_be *be)
@@ -971,26 +1091,26 @@ static int rocks_install_commit(sm_be *be)
 	char inst[PATH_CAP], live[PATH_CAP];
 	path_of(b, "install", inst);
 	path_of(b, "db", live);
-	int rc = fsync_path(b, inst, true);
+	int rc = fsync_path(&b->base, inst, true);
 	if (rc != RP_OK) {
-		(void)rm_rf(b, inst);
+		(void)rm_rf(&b->base, inst);
 		return rc;
 	}
 	db_close(b);
 	sst_crcs_clear(b); /* the new db's table files come from elsewhere */
 	/* The one step that switches states. */
 	if (renameat2(AT_FDCWD, inst, AT_FDCWD, live, RENAME_EXCHANGE) != 0) {
-		rc = sys_fail(b, "renameat2(RENAME_EXCHANGE)", live);
-		(void)rm_rf(b, inst);
+		rc = sys_fail(&b->base, "renameat2(RENAME_EXCHANGE)", live);
+		(void)rm_rf(&b->base, inst);
 		int rc2 = db_open(b);
 		return rc2 != RP_OK ? rc2 : rc;
 	}
 	/* Until this fsync returns, a crash may leave either state, both whole.
 	 * A failed fsync stops the node (never retried): db stays closed. */
-	rc = fsync_path(b, b->dir, true);
+	rc = fsync_path(&b->base, b->dir, true);
 	if (rc != RP_OK)
 		return rc;
-	(void)rm_rf(b, inst); /* the old db; a leftover is removed at open */
+	(void)rm_rf(&b->base, inst); /* the old db; a leftover is removed at open */
 	return db_open(b);
 }
 
@@ -1000,7 +1120,7 @@ static void rocks_install_abort(sm_be *be)
 	inst_close_file(b);
 	char path[PATH_CAP];
 	path_of(b, "install", path);
-	(void)rm_rf(b, path);
+	(void)rm_rf(&b->base, path);
 }
 
 /* --- open / close ----------------------------------------------------------------- */
@@ -1035,7 +1155,11 @@ static const sm_be_ops rocks_ops = {
     .walk_seek = rocks_walk_seek,
     .walk_step = rocks_walk_step,
     .walk_close = rocks_walk_close,
-    .snap_create = rocks_snap_create,
+    .snap_begin = rocks_snap_begin,
+    .snap_capture = rocks_snap_capture,
+    .snap_work = rocks_snap_work,
+    .snap_finish = rocks_snap_finish,
+    .snap_abandon = rocks_snap_abandon,
     .snap_load = rocks_snap_load,
     .snap_read = rocks_snap_read,
     .install_begin = rocks_install_begin,
@@ -1049,13 +1173,13 @@ static const sm_be_ops rocks_ops = {
 static int rocks_prepare(rocks_be *b)
 {
 	if (mkdir(b->dir, 0755) != 0 && errno != EEXIST)
-		return sys_fail(b, "mkdir", b->dir);
+		return sys_fail(&b->base, "mkdir", b->dir);
 	char path[PATH_CAP];
 	path_of(b, "install", path);
-	int rc = rm_rf(b, path);
+	int rc = rm_rf(&b->base, path);
 	path_of(b, "snap.tmp", path);
 	if (rc == RP_OK)
-		rc = rm_rf(b, path);
+		rc = rm_rf(&b->base, path);
 	if (rc != RP_OK)
 		return rc;
 

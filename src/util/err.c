@@ -15,6 +15,7 @@ const char *rp_strerror(int rc)
 	case RP_ERR_BUSY: return "queue full, retry later";
 	case RP_ERR_FSYNC: return "sync failed (fatal: stop the node)";
 	case RP_ERR_CLOSED: return "failed earlier or closed";
+	case RP_ERR_CANCELED: return "canceled";
 	default: return "unknown error";
 	}
 }

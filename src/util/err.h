@@ -24,6 +24,7 @@ enum {
 	RP_ERR_BUSY = -8,     /* a bounded queue is full: retry after progress */
 	RP_ERR_FSYNC = -9,    /* fatal: a sync failed; stop, never retry it */
 	RP_ERR_CLOSED = -10,  /* the object failed earlier or is shutting down */
+	RP_ERR_CANCELED = -11, /* stopped on request before it finished */
 };
 
 /* Never NULL; "unknown error" for codes outside the table. */

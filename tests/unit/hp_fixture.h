@@ -45,6 +45,7 @@ typedef struct {
 	uint32_t read_count;
 	uint32_t snap_chunks_received;
 	uint32_t sliced_readies; /* readies with committed_more set */
+	uint64_t compact_hint;   /* the last rd.compact_hint seen (0: none yet) */
 	bool hold_persist; /* if set, readies are not persisted (and acks not sent) */
 } fx_node;
 
@@ -229,6 +230,8 @@ static inline void fx_drain(fx_cluster *c, uint32_t i)
 		for (size_t k = 0; k < rd.msg_after_persist_count; k++)
 			fx_enqueue(c, &rd.msgs_after_persist[k]);
 		fn->sliced_readies += rd.committed_more;
+		if (rd.compact_hint)
+			fn->compact_hint = rd.compact_hint;
 		for (size_t k = 0; k < rd.committed_count; k++) {
 			const hp_entry *e = &rd.committed[k];
 			if (fn->applied_count < FX_MAX_APPLIED) {

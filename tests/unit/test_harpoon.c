@@ -42,6 +42,44 @@ TEST(single_node_elects_itself_and_commits)
 	fx_destroy(&c);
 }
 
+static void hint_by_bytes_only(hp_config *cfg)
+{
+	cfg->compact_hint_entries = 0;
+	cfg->compact_hint_bytes = 1000;
+}
+
+/* rd.compact_hint comes once the log's entries hold compact_hint_bytes
+ * (rasputind's --snapshot-log-bytes), and again only after as many more
+ * bytes past a compaction. */
+TEST(compact_hint_by_bytes_of_the_log)
+{
+	fx_cluster c;
+	fx_init_with(&c, 1, 1, hint_by_bytes_only);
+	hp_id l = elect(&c);
+	fx_node *n = &c.nodes[0];
+	char v[101];
+	memset(v, 'x', 100);
+	v[100] = '\0';
+	for (int i = 0; i < 9; i++)
+		CHECK_EQ(fx_propose(&c, l, v), 0);
+	fx_run(&c, 10 * MS, 1 * MS);
+	CHECK_EQ(n->compact_hint, 0); /* 900 bytes and a no-op */
+	CHECK_EQ(fx_propose(&c, l, v), 0);
+	fx_run(&c, 10 * MS, 1 * MS);
+	hp_status st = fx_status(&c, l);
+	CHECK_EQ(n->compact_hint, st.applied);
+	CHECK_EQ(hp_compact(n->node, st.applied), 0);
+	n->compact_hint = 0;
+	for (int i = 0; i < 9; i++)
+		CHECK_EQ(fx_propose(&c, l, v), 0);
+	fx_run(&c, 10 * MS, 1 * MS);
+	CHECK_EQ(n->compact_hint, 0);
+	CHECK_EQ(fx_propose(&c, l, v), 0);
+	fx_run(&c, 10 * MS, 1 * MS);
+	CHECK_EQ(n->compact_hint, st.applied + 10);
+	fx_destroy(&c);
+}
+
 TEST(three_nodes_elect_exactly_one_leader)
 {
 	for (uint64_t seed = 1; seed <= 20; seed++) {

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1970,6 +1971,122 @@ TEST(rocks_snapshot_reuses_no_crc_of_a_namesake_file)
 	fx_done(&z);
 	fx_done(&y);
 	fx_done(&x);
+}
+
+/* --- snapshots made in steps (sm_snapshot_begin) ----------------------------- */
+
+typedef struct {
+	sm_snap_job *job;
+	int rc;
+} work_arg;
+
+static void *work_main(void *p)
+{
+	work_arg *a = p;
+	a->rc = sm_snapshot_work(a->job);
+	return NULL;
+}
+
+/* The work runs on a thread of its own while the store goes on applying;
+ * the snapshot holds a state at least as new as the one at its beginning
+ * (a RocksDB store captures it during the work), exactly as it was at the
+ * index it names, and installs as that. */
+BOTH(snapshot_made_in_steps_holds_the_state_it_names)
+{
+	fx a, b, r;
+	fx_open(&a, rocks);
+	fx_open(&b, rocks);
+	fx_open(&r, false);
+	fill(&a, 51, 300);
+	sm_snap_job *job = NULL, *second = NULL;
+	hp_snapshot_meta meta, m2;
+	CHECK_EQ(sm_snapshot_begin(a.m, 1, &job, &meta), 0);
+	CHECK(job != NULL);
+	CHECK_EQ(sm_snapshot_begin(a.m, 1, &second, &m2), RP_ERR_BUSY);
+	CHECK(second == NULL);
+	work_arg w = {job, -1};
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, work_main, &w), 0);
+	fill(&a, 52, 100); /* applies, scans and reads meanwhile */
+	CHECK_EQ(sm_applied_index(a.m, 1), 401);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(w.rc, 0);
+	/* not current until finished */
+	uint64_t g = 0;
+	CHECK(!sm_snapshot_current(a.m, &g, &m2));
+	CHECK_EQ(sm_snapshot_finish(a.m, job, &meta), 0);
+	CHECK(meta.index >= 301 && meta.index <= 401);
+	if (!rocks)
+		CHECK_EQ(meta.index, 301); /* the memory store captures at begin */
+	CHECK_EQ(meta.conf.voter_count, 3);
+	CHECK(sm_snapshot_current(a.m, &g, &m2));
+	CHECK_EQ(m2.index, meta.index);
+	CHECK_EQ(m2.term, meta.term);
+	/* the state of index meta.index, built again from the same stream */
+	fill(&r, 51, 300);
+	fill(&r, 52, meta.index - 301);
+	CHECK_EQ(transfer(a.m, b.m, 1, 1000, false), 0);
+	CHECK_EQ(sm_applied_index(b.m, 1), meta.index);
+	CHECK_EQ(digest(b.m), digest(r.m));
+	if (rocks) {
+		fx_reopen(&a); /* kept like any other */
+		CHECK(sm_snapshot_current(a.m, &g, &m2));
+		CHECK_EQ(m2.index, meta.index);
+	}
+	/* the next one in one go, from the state that moved on */
+	CHECK_EQ(sm_snapshot_create(a.m, 1, &m2), 0);
+	CHECK_EQ(m2.index, 401);
+	/* nothing new applied: no job, the current one describes it */
+	CHECK_EQ(sm_snapshot_begin(a.m, 1, &job, &m2), 0);
+	CHECK(job == NULL);
+	CHECK_EQ(m2.index, 401);
+	fx_done(&a);
+	fx_done(&b);
+	fx_done(&r);
+}
+
+/* A canceled job, before its work, after it, or never worked, changes
+ * nothing: the current snapshot stays and still installs, nothing of the
+ * job is left on disk, and the next snapshot is made as usual. */
+BOTH(snapshot_job_canceled_or_never_worked_leaves_the_current_one)
+{
+	fx a, b;
+	fx_open(&a, rocks);
+	fx_open(&b, rocks);
+	fill(&a, 61, 200);
+	hp_snapshot_meta meta, m2;
+	CHECK_EQ(sm_snapshot_create(a.m, 1, &meta), 0);
+	CHECK_EQ(meta.index, 201);
+	uint64_t at_snapshot = digest(a.m);
+	char tmp[160];
+	snprintf(tmp, sizeof(tmp), "%s/snap.tmp", a.dir);
+	uint64_t g = 0;
+	for (int how = 0; how < 3; how++) {
+		fill(&a, 62 + (uint64_t)how, 20);
+		sm_snap_job *job = NULL;
+		CHECK_EQ(sm_snapshot_begin(a.m, 1, &job, &m2), 0);
+		CHECK(job != NULL);
+		if (how == 0) { /* canceled before its work: the work stops at once */
+			sm_snapshot_cancel(job);
+			CHECK_EQ(sm_snapshot_work(job), RP_ERR_CANCELED);
+		} else if (how == 1) { /* canceled after its work got to the end */
+			CHECK_EQ(sm_snapshot_work(job), 0);
+			sm_snapshot_cancel(job);
+		} /* how == 2: never worked */
+		if (rocks && how == 1)
+			CHECK(exists(tmp)); /* the work's checkpoint */
+		CHECK_EQ(sm_snapshot_finish(a.m, job, &m2), RP_ERR_CANCELED);
+		CHECK(sm_snapshot_current(a.m, &g, &m2));
+		CHECK_EQ(m2.index, 201);
+		if (rocks)
+			CHECK(!exists(tmp));
+	}
+	CHECK_EQ(transfer(a.m, b.m, 1, 1000, false), 0);
+	CHECK_EQ(digest(b.m), at_snapshot);
+	CHECK_EQ(sm_snapshot_create(a.m, 1, &m2), 0);
+	CHECK_EQ(m2.index, 261);
+	fx_done(&a);
+	fx_done(&b);
 }
 
 /* In-place memtable updates (sm_rocks.c): one key overwritten thousands of
