@@ -255,8 +255,14 @@ int wal_append(wal *w, const wal_rec *recs, size_t count, uint64_t *seq_out)
 	int rc = w->failed;
 	bool rollover = w->cur_seg_seq == 0 ||
 	                (w->cur_has_batch && w->cur_offset + bytes > w->cfg.segment_bytes);
+	/* A segment that recovery found to be a bare header (a crash came
+	 * between its creation and its first round) goes on receiving rounds:
+	 * its first one restates the groups as a new segment's does, or the
+	 * segments before it, deleted once nothing of them is needed for
+	 * entries, would take the groups' marks and hard states with them. */
+	bool restate = rollover || !w->cur_has_batch;
 	size_t state_bytes = 0, state_count = 0;
-	if (rc == 0 && rollover) {
+	if (rc == 0 && restate) {
 		for (size_t i = 0; i < w->index.count; i++) {
 			if (group_has_state(w->index.v[i])) {
 				state_bytes += (size_t)wal_rec_bytes(group_state_payload(w->index.v[i]));
@@ -296,6 +302,11 @@ int wal_append(wal *w, const wal_rec *recs, size_t count, uint64_t *seq_out)
 			write_group_states(w, run, state_count);
 			w->pending.batches++;
 		}
+	} else if (restate && state_count > 0) {
+		RP_CHECK(w->cur_offset == WAL_SEGMENT_HEADER_BYTES);
+		write_group_states(w, buf_run(w, &w->pending, w->cur_seg_seq, w->cur_offset, false),
+		                   state_count);
+		w->pending.batches++;
 	}
 	wal_run *run = buf_run(w, &w->pending, w->cur_seg_seq, w->cur_offset, false);
 
