@@ -257,9 +257,10 @@ int wal_append(wal *w, const wal_rec *recs, size_t count, uint64_t *seq_out)
 	                (w->cur_has_batch && w->cur_offset + bytes > w->cfg.segment_bytes);
 	/* A segment that recovery found to be a bare header (a crash came
 	 * between its creation and its first round) goes on receiving rounds:
-	 * its first one restates the groups as a new segment's does, or the
-	 * segments before it, deleted once nothing of them is needed for
-	 * entries, would take the groups' marks and hard states with them. */
+	 * its first one restates the groups as a new segment's does, and only
+	 * once that is durable may the segments before it go (wal_open holds
+	 * their deletion back until then): else they would take the groups'
+	 * marks and hard states with them. */
 	bool restate = rollover || !w->cur_has_batch;
 	size_t state_bytes = 0, state_count = 0;
 	if (rc == 0 && restate) {
@@ -366,7 +367,7 @@ int wal_append(wal *w, const wal_rec *recs, size_t count, uint64_t *seq_out)
 	w->cur_has_batch = true;
 	w->pending.batches++;
 	uint64_t seq = w->next_seq - 1;
-	if (frees || rollover)
+	if (frees || restate)
 		deletion_update(w, seq);
 	if (w->thread_started)
 		pthread_cond_signal(&w->work_cond);
@@ -914,8 +915,11 @@ int wal_open(const wal_config *cfg, wal **out, wal_report *report)
 	}
 	w->next_seq = 1;
 	int rc = wal_recover(w, report);
-	/* Segments that marks made unnecessary before a crash go now. */
-	if (rc == 0 && w->cur_seg_seq != 0)
+	/* Segments that marks made unnecessary before a crash go now; not
+	 * while the newest segment is a bare header, though: until its first
+	 * round (which restates every group, wal_append) is durable, the
+	 * groups' hard states and marks are only in the older ones. */
+	if (rc == 0 && w->cur_seg_seq != 0 && w->cur_has_batch)
 		deletion_update(w, w->durable_seq);
 	if (rc == 0 && cfg->spare_segments) {
 		/* MAKING from the start: a first rollover waits for it, even one

@@ -886,11 +886,14 @@ TEST(unfinished_segment_creation_is_removed)
 
 /* A crash after a new segment's creation but before its first round
  * leaves a segment that is only a header, and the log goes on in it.  Its
- * first round must restate the groups' states, as a new segment's does:
- * here every entry before it is covered by a mark, so the older segments
- * go, and without the restated mark the next open finds a group whose
- * entries start after a snapshot it no longer knows of (the simulator's
- * seed 9601 found this: a node that had just compacted its whole log). */
+ * first round must restate the groups' states, as a new segment's does,
+ * and the older segments may go only once that round is durable: here
+ * every entry before it is covered by a mark, so nothing else holds them.
+ * Without the restating, the next open found a group whose entries start
+ * after a snapshot it no longer knew of (the simulator's seed 9601); with
+ * it but with deletion allowed at open, a crash before the first round
+ * lost the hard state and the mark (seed 22624: a node back at term 1
+ * with no log voted a leader in without a committed entry). */
 TEST(a_segment_left_as_a_bare_header_restates_the_groups)
 {
 	int bare_seen = 0;
@@ -911,6 +914,13 @@ TEST(a_segment_left_as_a_bare_header_restates_the_groups)
 		check_state(w, m);
 		bool bare = count_segments(d) == segs + 1 && rep.removed_segments == 0;
 		bare_seen += bare;
+		/* Before any round restated them, nothing may go: a sync (which
+		 * deletes what is due), a crash, and the states are still there. */
+		CHECK_EQ(wal_sync(w), 0);
+		wal_close(w);
+		fs_sim_crash(d, &p);
+		w = open_ok(&c, &rep);
+		check_state(w, m);
 		/* The log goes on in it; the older segments are no longer needed
 		 * for entries, and go. */
 		for (int k = 0; k < 3; k++) {
