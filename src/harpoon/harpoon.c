@@ -140,6 +140,9 @@ struct hp_node {
 	uint64_t pending_truncate; /* 0 = none */
 	uint64_t stable;           /* last index known durable */
 	uint64_t applied;          /* last index handed out in rd.committed */
+	uint64_t applied_bytes;    /* entry data in (log.snap_index, applied]: what
+	                              a compaction at applied would free */
+	uint32_t hint_extra_pct;   /* the bounds' share of compact_hint_jitter_pct */
 	uint64_t ready_seq;
 	seq_rec *seqs;
 	size_t seq_count;
@@ -285,6 +288,12 @@ static uint64_t draw(hp_node *n, uint64_t bound)
 	if (bound == 0 || n->cfg.rand == NULL)
 		return 0;
 	return n->cfg.rand(n->cfg.rand_ctx) % bound;
+}
+
+/* A fresh share of the compaction bounds' jitter (hp_compact_hint). */
+static void hint_redraw(hp_node *n)
+{
+	n->hint_extra_pct = (uint32_t)draw(n, n->cfg.compact_hint_jitter_pct + 1u);
 }
 
 static bool log_up_to_date(const hp_node *n, uint64_t last_index, uint64_t last_term)
@@ -1321,6 +1330,8 @@ static bool snap_accept(hp_node *n, const hp_msg *msg)
 	n->commit = idx;
 	n->hs_dirty = true;
 	n->applied = idx;
+	n->applied_bytes = 0;
+	hint_redraw(n);
 	stable_clamp(n, idx);
 	n->stable = idx;
 	/* Everything after idx is new to the caller. */
@@ -1769,9 +1780,31 @@ int hp_compact(hp_node *n, uint64_t index)
 		return HP_ERR_INVALID;
 	uint64_t term = hp_log_term_at(&n->log, index);
 	RP_CHECK(term != 0);
+	uint64_t held = n->log.size_bytes;
 	hp_log_compact(&n->log, index, term);
+	RP_CHECK(held - n->log.size_bytes <= n->applied_bytes); /* only applied entries go */
+	n->applied_bytes -= held - n->log.size_bytes;
+	hint_redraw(n);
 	conf_on_compact(n, index);
 	return 0;
+}
+
+/* Counted up to applied, what a compaction there frees: entries not
+ * applied yet (a flood in flight, a commit waiting for a quorum) would
+ * otherwise hint again right after every snapshot. */
+static uint64_t grown(uint64_t bound, uint32_t pct)
+{
+	uint64_t extra = bound > UINT64_MAX / 100 ? bound / 100 * pct : bound * pct / 100;
+	return bound + extra;
+}
+
+uint64_t hp_compact_hint(const hp_node *n)
+{
+	uint64_t entries = grown(n->cfg.compact_hint_entries, n->hint_extra_pct);
+	uint64_t bytes = grown(n->cfg.compact_hint_bytes, n->hint_extra_pct);
+	bool long_log = (entries && n->applied - n->log.snap_index >= entries) ||
+	                (bytes && n->applied_bytes >= bytes);
+	return long_log && n->applied > n->log.snap_index ? n->applied : 0;
 }
 
 /* ---------------------------------------------------------------- ready */
@@ -1898,27 +1931,21 @@ void hp_ready_take(hp_node *n, hp_ready *rd)
 		rd->committed = hp_log_at(&n->log, n->applied + 1);
 		RP_CHECK(rd->committed != NULL);
 		uint64_t count = appliable - n->applied;
-		if (n->cfg.max_committed_bytes) {
-			uint64_t bytes = 0, k = 0;
-			while (k < count && (k == 0 || bytes < n->cfg.max_committed_bytes))
-				bytes += rd->committed[k++].size_bytes;
-			rd->committed_more = k < count;
-			count = k;
-		}
-		rd->committed_count = (size_t)count;
-		n->applied += count;
+		uint64_t bytes = 0, k = 0;
+		while (k < count && (n->cfg.max_committed_bytes == 0 || k == 0 ||
+		                     bytes < n->cfg.max_committed_bytes))
+			bytes += rd->committed[k++].size_bytes;
+		rd->committed_more = k < count;
+		rd->committed_count = (size_t)k;
+		n->applied += k;
+		n->applied_bytes += bytes;
 	}
 	if (n->ready_read_count > 0) {
 		rd->reads = n->ready_reads;
 		rd->read_count = n->ready_read_count;
 		n->ready_read_count = 0; /* the array stays valid until the next take */
 	}
-	bool long_log = (n->cfg.compact_hint_entries &&
-	                 n->log.count >= n->cfg.compact_hint_entries) ||
-	                (n->cfg.compact_hint_bytes &&
-	                 n->log.size_bytes >= n->cfg.compact_hint_bytes);
-	if (long_log && n->applied > n->log.snap_index)
-		rd->compact_hint = n->applied;
+	rd->compact_hint = hp_compact_hint(n);
 }
 
 void hp_advance(hp_node *n, uint64_t seq)
@@ -1946,7 +1973,7 @@ static bool config_valid(const hp_config *c)
 	       c->max_inflight_appends <= MAX_INFLIGHT && c->max_batch_entries > 0 &&
 	       c->max_batch_bytes > 0 && c->max_entry_bytes > 0 &&
 	       c->max_entry_bytes <= HP_MAX_ENTRY_BYTES && c->max_uncommitted_entries > 0 &&
-	       c->max_pending_reads > 0;
+	       c->max_pending_reads > 0 && c->compact_hint_jitter_pct <= 100;
 }
 
 hp_node *hp_create(const hp_config *cfg, const hp_conf *initial, const hp_restore *restore,
@@ -1971,6 +1998,7 @@ hp_node *hp_create(const hp_config *cfg, const hp_conf *initial, const hp_restor
 #endif
 	n->now = now;
 	n->role = HP_FOLLOWER;
+	hint_redraw(n);
 
 	hp_restore empty;
 	memset(&empty, 0, sizeof(empty));

@@ -201,8 +201,15 @@ typedef struct {
 	uint32_t max_committed_bytes;
 	uint32_t max_pending_reads;
 	uint32_t snapshot_chunk_bytes;
-	uint64_t compact_hint_entries; /* rd.compact_hint once the log holds this many */
-	uint64_t compact_hint_bytes;   /* ... or this many bytes of entry data (0: off) */
+	/* rd.compact_hint once this many applied entries are in the log past
+	 * its snapshot, or this many bytes of their data (0: off): what a
+	 * compaction at the applied index would free. */
+	uint64_t compact_hint_entries;
+	uint64_t compact_hint_bytes;
+	/* Both bounds grow by a fresh random 0..this percent at every
+	 * compaction (0: off, at most 100), so that nodes applying the same
+	 * entries do not all snapshot at the same moment. */
+	uint32_t compact_hint_jitter_pct;
 	uint64_t promote_lag_entries;  /* a learner within this of the leader may be promoted */
 	uint64_t (*rand)(void *ctx);   /* the only randomness */
 	void *rand_ctx;
@@ -323,6 +330,10 @@ int hp_transfer(hp_node *node, uint64_t now_us, hp_id target);
  * core drops the log up to it and will serve it to lagging followers
  * through cfg.snapshot_read. */
 int hp_compact(hp_node *node, uint64_t index);
+/* What rd.compact_hint would say now (0: no compaction is due): for a
+ * caller that compacted while more entries were applied, and would
+ * otherwise wait for the next ready to learn that another is due. */
+uint64_t hp_compact_hint(const hp_node *node);
 
 /* Output. */
 bool hp_has_ready(const hp_node *node);

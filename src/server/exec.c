@@ -7,10 +7,11 @@
  *             replaced by another term's is a definite failure (NOLEADER:
  *             nothing was applied).  Not leader: forwarded.
  *   read      leader: collected per loop turn into one hp_read; served once
- *             the state machine has applied max(read index, every write
- *             proposed before the read arrived), so a pipeline reads its
- *             own writes.  Not leader: forwarded (or served locally on a
- *             connection that opted in to stale reads with READONLY).
+ *             the state machine has applied max(read index, the last write
+ *             its connection, or the node that forwarded it, proposed
+ *             before it), so a pipeline reads its own writes.  Not leader:
+ *             forwarded (or served locally on a connection that opted in
+ *             to stale reads with READONLY).
  *
  * The UNCERTAIN rule: a write whose fate this node cannot know (it left
  * for the log or for the leader, and no outcome came back before the
@@ -94,6 +95,63 @@ void srv_plist_remove(srv *s, srv_req *r)
 	l->count--;
 	r->plist = SRV_PL_NONE;
 	r->plink_next = r->plink_prev = NULL;
+}
+
+
+/* ------------------------------------------------------------ read barriers */
+
+/* A read waits for the last write its origin proposed before it (its
+ * client connection's, or for a forwarded read the forwarding node's), so
+ * a pipeline reads its own writes; it waits for no one else's.  A write
+ * another client had acknowledged is already applied (and under the read
+ * index), so linearizability needs nothing more.  A read once waited for
+ * every write proposed before it: a GET beside a bulk load waited up to
+ * 2 s for the load's 100 MB in flight. */
+static void note_proposed(srv *s, srv_req *r, uint64_t index)
+{
+	if (r->origin == SRV_ORIGIN_CLIENT) {
+		if (r->conn != NULL)
+			r->conn->last_proposed = index;
+		return;
+	}
+	if (r->peer == NULL) { /* nobody to answer, but keep the order safe */
+		if (index > s->fwd_barrier_floor)
+			s->fwd_barrier_floor = index;
+		return;
+	}
+	hp_id node = peer_conn_remote_id(r->peer);
+	size_t i = 0;
+	while (i < s->fwd_barrier_count && s->fwd_barriers[i].node != node)
+		i++;
+	if (i == s->fwd_barrier_count) {
+		if (s->fwd_barrier_count == SRV_MAX_NODES) {
+			/* Full (nodes come and go): the oldest entry's barrier goes
+			 * into the floor that every unknown node waits for. */
+			if (s->fwd_barriers[0].index > s->fwd_barrier_floor)
+				s->fwd_barrier_floor = s->fwd_barriers[0].index;
+			memmove(&s->fwd_barriers[0], &s->fwd_barriers[1],
+			        (SRV_MAX_NODES - 1) * sizeof(s->fwd_barriers[0]));
+			s->fwd_barrier_count--;
+		}
+		i = s->fwd_barrier_count++;
+		s->fwd_barriers[i].node = node;
+	}
+	s->fwd_barriers[i].index = index;
+}
+
+static uint64_t read_barrier(srv *s, const srv_req *r)
+{
+	if (r->origin == SRV_ORIGIN_CLIENT)
+		return r->conn != NULL ? r->conn->last_proposed : 0;
+	if (r->peer != NULL) {
+		hp_id node = peer_conn_remote_id(r->peer);
+		for (size_t i = 0; i < s->fwd_barrier_count; i++)
+			if (s->fwd_barriers[i].node == node)
+				return s->fwd_barriers[i].index > s->fwd_barrier_floor
+				           ? s->fwd_barriers[i].index
+				           : s->fwd_barrier_floor;
+	}
+	return s->fwd_barrier_floor;
 }
 
 /* ------------------------------------------------------------- requests */
@@ -298,7 +356,7 @@ static void propose_cmd(srv *s, srv_req *r)
 		r->kind = SRV_KIND_CMD;
 		r->state = SRV_REQ_PROPOSED;
 		r->may_have_applied = true;
-		s->last_proposed = index;
+		note_proposed(s, r, index);
 		s->writes++;
 		plist_add_write(s, r);
 		return;
@@ -337,7 +395,7 @@ static void propose_conf(srv *s, srv_req *r, hp_conf_op op, hp_id id)
 	r->kind = SRV_KIND_CONF;
 	r->state = SRV_REQ_PROPOSED;
 	r->may_have_applied = true;
-	s->last_proposed = index;
+	note_proposed(s, r, index);
 	plist_add_write(s, r);
 }
 
@@ -420,7 +478,7 @@ static void read_enqueue(srv *s, srv_req *r)
 	RP_CHECK(b != NULL);
 	b->waiting++;
 	r->read_batch = b->id;
-	r->barrier = s->last_proposed;
+	r->barrier = read_barrier(s, r);
 	r->state = SRV_REQ_READING;
 	srv_plist_add(s, r, SRV_PL_READS);
 }
@@ -855,7 +913,6 @@ static void leader_duties(srv *s)
 			uint64_t index, term;
 			if (hp_propose(s->core, srv_now_us(s), e.data, (uint32_t)e.size, &index, &term) ==
 			    HP_OK) {
-				s->last_proposed = index;
 				s->meta_sent_us = now;
 			}
 		}
@@ -874,7 +931,6 @@ static void leader_duties(srv *s)
 				RP_INFO("promoting learner n%llu to voter (%u of %u voters)",
 				        (unsigned long long)c->learners[i], c->voter_count + 1,
 				        s->cfg.replication_factor);
-				s->last_proposed = index;
 				break;
 			}
 			if (hrc == HP_ERR_CONF_PENDING)
@@ -961,9 +1017,9 @@ static void on_join_req(srv *s, peer_conn *c, const peer_join_req *j)
 		sm_buf_init(&e);
 		int rc = srv_meta_entry(s, j->node_id, pa, ca, &e);
 		uint64_t index, term;
-		if (rc == 0 &&
-		    hp_propose(s->core, srv_now_us(s), e.data, (uint32_t)e.size, &index, &term) == HP_OK)
-			s->last_proposed = index;
+		if (rc == 0)
+			(void)hp_propose(s->core, srv_now_us(s), e.data, (uint32_t)e.size, &index,
+			                 &term);
 		sm_buf_deinit(&e);
 		join_reply(s, c, PEER_JOIN_BUSY, "recording the node's addresses");
 		return;
@@ -989,7 +1045,6 @@ static void on_join_req(srv *s, peer_conn *c, const peer_join_req *j)
 				        "n%llu (its data was lost) before adding the new identity",
 				        (unsigned long long)j->node_id, pa, (unsigned long long)o->id,
 				        (unsigned long long)o->id);
-				s->last_proposed = index;
 			}
 			join_reply(s, c, PEER_JOIN_BUSY, "replacing the node's former identity");
 			return;
@@ -1001,7 +1056,6 @@ static void on_join_req(srv *s, peer_conn *c, const peer_join_req *j)
 		                          &index, &term);
 		if (hrc == HP_OK) {
 			RP_INFO("adding n%llu (%s) as a learner", (unsigned long long)j->node_id, pa);
-			s->last_proposed = index;
 		} else if (hrc != HP_ERR_CONF_PENDING) {
 			join_reply(s, c, PEER_JOIN_REFUSED, hp_strerror(hrc));
 			return;

@@ -420,6 +420,7 @@ void srv_node_drain(srv *s)
 					srv_walks_drop(s); /* they reopen on the new state */
 					srv_snapshot_settle(s, "installing a snapshot from the leader");
 				}
+				uint64_t chunk_t0 = srv_mono_us();
 				int rc = sm_install_chunk(s->sm, SRV_GROUP, &rd.snap_chunk);
 				if (rc != 0) {
 					/* The core would take the snapshot as installed: stop, and
@@ -432,8 +433,12 @@ void srv_node_drain(srv *s)
 				}
 				if (rd.snap_chunk.last) {
 					s->last_snapshot_index = rd.snap_chunk.meta.index;
-					RP_INFO("installed snapshot %llu from the leader",
-					        (unsigned long long)rd.snap_chunk.meta.index);
+					RP_INFO("installed snapshot %llu from the leader (the last chunk took "
+					        "%llu ms on the loop; %llu KiB read for CRCs)",
+					        (unsigned long long)rd.snap_chunk.meta.index,
+					        (unsigned long long)(srv_mono_us() - chunk_t0) / 1000,
+					        (unsigned long long)(sm_snapshot_crc_bytes(s->sm) / 1024));
+					srv_snapshot_sweep(s);
 					addr_load(s);
 				}
 			}
@@ -605,6 +610,12 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	s->hcfg.max_batch_bytes = SRV_APPEND_BATCH_BYTES;
 	s->hcfg.compact_hint_entries = s->cfg.snapshot_entries;
 	s->hcfg.compact_hint_bytes = s->cfg.snapshot_log_bytes;
+	/* Up to half as much again, drawn anew at every snapshot: the nodes
+	 * apply the same entries, and all snapshotting at once (a memtable
+	 * flush, a checkpoint, the CRC reads and the fsyncs on every node
+	 * together) stalled every log's fsync on a shared disk until the
+	 * leader's lease ran out (docs/performance.md). */
+	s->hcfg.compact_hint_jitter_pct = 50;
 	s->hcfg.max_committed_bytes = SRV_APPLY_SLICE_BYTES;
 	s->hcfg.rand = node_rand;
 	s->hcfg.rand_ctx = s;
@@ -668,12 +679,14 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	uv_idle_init(s->loop, &s->apply_idle);
 	s->apply_idle.data = s;
 	srv_snapshot_init(s);
+	srv_snapshot_sweep(s); /* what the snapshot made above replaced */
 	return 0;
 }
 
 void srv_node_close(srv *s)
 {
 	srv_snapshot_settle(s, "closing");
+	srv_snapshot_close(s);
 	if (s->wal) {
 		int rc = wal_sync(s->wal);
 		if (rc != 0)

@@ -102,7 +102,8 @@ struct srv_req {
 	int kind;               /* SRV_KIND_* */
 	/* READING */
 	uint64_t read_batch;
-	uint64_t barrier;       /* serve once applied >= max(read index, barrier) */
+	uint64_t barrier;       /* serve once applied >= max(read index, barrier):
+	                           the last write its origin proposed before it */
 	/* WALKING */
 	cmd_walk *walk;         /* NULL: (re)started on its next step */
 	/* FORWARDED */
@@ -146,6 +147,7 @@ struct srv_conn {
 	bool close_after_flush;
 	srv_req *qhead, *qtail; /* requests in arrival order */
 	size_t inflight;
+	uint64_t last_proposed; /* its last write proposed here: the barrier of its reads */
 	struct resp_out out;    /* replies not yet handed to a write */
 	struct resp_out wbuf;   /* the write in flight */
 	bool writing;
@@ -223,6 +225,10 @@ struct srv {
 	uv_async_t snap_async;
 	uint64_t snap_began_us, snap_loop_us;
 	uint64_t snap_retry_us; /* not before this after a failure */
+	/* removing replaced snapshots' files (snapshots.c), NULL if idle */
+	sm_sweep *sweep;
+	pthread_t sweep_thread;
+	_Atomic bool sweep_done;
 	hp_hard_state hs_written; /* the last hard state appended to the WAL */
 	bool draining;
 	bool drain_again;
@@ -233,7 +239,15 @@ struct srv {
 	srv_read_batch *rbatches; /* open read batches */
 	size_t rbatch_count, rbatch_cap;
 	uint64_t open_read_batch; /* batch collecting reads in this loop turn, 0 = none */
-	uint64_t last_proposed;
+	/* The barriers of forwarded reads (exec.c, read_barrier): the last
+	 * write each forwarding node had proposed here; a node pushed out of
+	 * the table leaves its barrier in fwd_barrier_floor. */
+	struct {
+		hp_id node;
+		uint64_t index;
+	} fwd_barriers[SRV_MAX_NODES];
+	size_t fwd_barrier_count;
+	uint64_t fwd_barrier_floor;
 	sm_result result;
 	peer_buf fbuf;       /* scratch frame buffer */
 	peer_scratch scratch;
@@ -318,6 +332,8 @@ enum { SRV_SNAPSHOT_RETRY_US = 10000000 };
 void srv_snapshot_init(srv *s);
 void srv_snapshot_maybe_start(srv *s);                 /* after applying */
 void srv_snapshot_settle(srv *s, const char *why); /* cancel and wait for it */
+void srv_snapshot_sweep(srv *s); /* after a snapshot replaced another */
+void srv_snapshot_close(srv *s); /* waits for the sweep under way */
 
 /* walks.c: DBSIZE and KEYS a step per loop turn */
 enum { SRV_WALK_STEP_KEYS = 8192, SRV_WALKS_MAX = 16 };

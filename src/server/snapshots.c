@@ -19,6 +19,10 @@
  * the job is canceled and waited for: the work stops at its next 64 KiB
  * read, or when the checkpoint it is making is done.  A failed snapshot is
  * tried again at the next hint after SRV_SNAPSHOT_RETRY_US.
+ *
+ * The snapshot a new one replaced is only set aside on the loop; another
+ * thread removes its files (sm_snapshot_sweep_*), one sweep at a time,
+ * the next one started when it ends if more was set aside meanwhile.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -35,6 +39,44 @@ static void *snap_main(void *arg)
 	atomic_store(&s->snap_worked, true);
 	uv_async_send(&s->snap_async);
 	return NULL;
+}
+
+static void *sweep_main(void *arg)
+{
+	srv *s = arg;
+	sm_snapshot_sweep_run(s->sweep);
+	atomic_store(&s->sweep_done, true);
+	uv_async_send(&s->snap_async);
+	return NULL;
+}
+
+static void sweep_join(srv *s)
+{
+	RP_CHECK(pthread_join(s->sweep_thread, NULL) == 0);
+	sm_snapshot_sweep_free(s->sweep);
+	s->sweep = NULL;
+}
+
+void srv_snapshot_sweep(srv *s)
+{
+	if (s->sweep != NULL || s->sm == NULL)
+		return; /* its end starts the next one */
+	s->sweep = sm_snapshot_sweep_begin(s->sm);
+	if (s->sweep == NULL)
+		return;
+	atomic_store(&s->sweep_done, false);
+	if (pthread_create(&s->sweep_thread, NULL, sweep_main, s) != 0) {
+		RP_WARN("no thread to remove a replaced snapshot: removing it on the loop");
+		sm_snapshot_sweep_run(s->sweep);
+		sm_snapshot_sweep_free(s->sweep);
+		s->sweep = NULL;
+	}
+}
+
+void srv_snapshot_close(srv *s)
+{
+	if (s->sweep != NULL)
+		sweep_join(s);
 }
 
 /* The snapshot meta describes is current in the store: mark it in the log
@@ -67,7 +109,9 @@ static bool snap_finish(srv *s)
 	if (s->snap_thread_started)
 		RP_CHECK(pthread_join(s->snap_thread, NULL) == 0);
 	s->snap_thread_started = false;
+	uint64_t t0 = srv_mono_us();
 	int rc = sm_snapshot_finish(s->sm, s->snap_job, &s->snap_meta);
+	s->snap_loop_us += srv_mono_us() - t0;
 	s->snap_job = NULL;
 	uint64_t loop_ms = s->snap_loop_us / 1000;
 	uint64_t total_ms = (srv_mono_us() - s->snap_began_us) / 1000;
@@ -83,23 +127,34 @@ static bool snap_finish(srv *s)
 			srv_fatal(s, "a snapshot's fsync failed", rc);
 		return false;
 	}
-	RP_INFO("snapshot at index %llu (term %llu) in %llu ms, %llu ms of it on the loop",
+	srv_snapshot_sweep(s);
+	RP_INFO("snapshot at index %llu (term %llu) in %llu ms, %llu ms of it on the loop; "
+	        "%llu KiB read for CRCs",
 	        (unsigned long long)s->snap_meta.index, (unsigned long long)s->snap_meta.term,
-	        (unsigned long long)total_ms, (unsigned long long)loop_ms);
+	        (unsigned long long)total_ms, (unsigned long long)loop_ms,
+	        (unsigned long long)(sm_snapshot_crc_bytes(s->sm) / 1024));
 	return true;
 }
 
 static void snap_async_cb(uv_async_t *h)
 {
 	srv *s = h->data;
+	if (s->sweep != NULL && atomic_load(&s->sweep_done)) {
+		sweep_join(s);
+		srv_snapshot_sweep(s);
+	}
 	if (s->snap_job == NULL || !atomic_load(&s->snap_worked))
 		return; /* a job settled early (srv_snapshot_settle) */
-	uint64_t t0 = srv_mono_us();
 	bool made = snap_finish(s);
 	if (made && s->core != NULL && s->stopping != 2) {
+		uint64_t t0 = srv_mono_us();
 		compact_to(s, &s->snap_meta);
 		RP_INFO("log compacted to %llu in %llu us", (unsigned long long)s->snap_meta.index,
 		        (unsigned long long)(srv_mono_us() - t0));
+		/* Applied meanwhile past another bound: the next one now, not at
+		 * the next write (which may never come). */
+		if (s->core != NULL && hp_compact_hint(s->core) != 0)
+			srv_snapshot_maybe_start(s);
 		srv_node_drain(s);
 	}
 }

@@ -97,6 +97,7 @@ sim_node *sim_node_create(sim_world *w, const hp_conf *initial, bool added)
 		r->cfg.snapshot_chunk_bytes = w->p.snapshot_chunk_bytes;
 		r->cfg.compact_hint_entries = w->p.compact_entries;
 		r->cfg.compact_hint_bytes = w->p.compact_bytes;
+		r->cfg.compact_hint_jitter_pct = w->p.compact_jitter_pct;
 		if (w->p.max_batch_entries)
 			r->cfg.max_batch_entries = w->p.max_batch_entries;
 		if (w->p.max_inflight_appends)

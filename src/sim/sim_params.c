@@ -173,16 +173,19 @@ void sim_params_draw(sim_params *p, uint64_t seed)
 	/* Compaction also by the log's bytes (rasputind's --snapshot-log-bytes):
 	 * snapshots at other points than every compact_entries. */
 	p->compact_bytes = chance_pct(&rng, 30) ? pick(&rng, 256, 8192) : 0;
+	/* Bounds grown by a random share at every compaction, as rasputind
+	 * runs (cfg.compact_hint_jitter_pct). */
+	p->compact_jitter_pct = chance_pct(&rng, 50) ? 50 : 0;
 }
 
 void sim_params_print(FILE *f, const sim_params *p, const char *prefix)
 {
 	fprintf(f, "%svoters %u, lease %llu ms, heartbeat %llu ms, drift bound %u ppm (clocks %u), "
-	           "compact every %llu entries or %llu bytes (0: off), snapshot chunks %u B\n",
+	           "compact every %llu entries or %llu bytes (0: off) + up to %u%%, snapshot chunks %u B\n",
 	        prefix, p->voters, (unsigned long long)(p->lease_us / 1000),
 	        (unsigned long long)(p->heartbeat_us / 1000), p->drift_ppm, p->clock_ppm,
 	        (unsigned long long)p->compact_entries, (unsigned long long)p->compact_bytes,
-	        p->snapshot_chunk_bytes);
+	        p->compact_jitter_pct, p->snapshot_chunk_bytes);
 	fprintf(f, "%snet %llu-%llu us, tail %.1f%% (%llu-%llu ms), drop %.1f%%, dup %.1f%%; "
 	           "disk %llu-%llu us, slow %.1f%% (<= %llu ms), torn %s\n",
 	        prefix, (unsigned long long)p->net_min_us, (unsigned long long)p->net_max_us,

@@ -26,6 +26,7 @@ typedef struct {
 	uint32_t max_inflight_appends; /* cfg.max_inflight_appends (0: default) */
 	uint32_t max_committed_bytes;  /* cfg.max_committed_bytes (0: no limit) */
 	uint64_t compact_bytes;        /* cfg.compact_hint_bytes (0: off) */
+	uint32_t compact_jitter_pct;   /* cfg.compact_hint_jitter_pct */
 	/* network: per message */
 	uint64_t net_min_us, net_max_us;   /* usual one-way latency */
 	uint32_t net_tail_ppm;             /* chance of a long delay */

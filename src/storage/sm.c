@@ -1179,6 +1179,40 @@ uint64_t sm_snapshot_size(const sm *m)
 	return m->snap_valid ? m->snap.total_size : 0;
 }
 
+uint64_t sm_snapshot_crc_bytes(const sm *m) { return m->be->snap_crc_bytes; }
+
+struct sm_sweep {
+	const sm_be_ops *ops; /* static: valid after sm_close */
+	void *w;
+};
+
+sm_sweep *sm_snapshot_sweep_begin(sm *m)
+{
+	if (m->be->ops->sweep_begin == NULL)
+		return NULL;
+	void *w = m->be->ops->sweep_begin(m->be);
+	if (w == NULL)
+		return NULL;
+	sm_sweep *s = malloc(sizeof(*s));
+	if (s == NULL) {
+		m->be->ops->sweep_free(w); /* left for the next one, or the next open */
+		return NULL;
+	}
+	s->ops = m->be->ops;
+	s->w = w;
+	return s;
+}
+
+void sm_snapshot_sweep_run(sm_sweep *s) { s->ops->sweep_run(s->w); }
+
+void sm_snapshot_sweep_free(sm_sweep *s)
+{
+	if (s == NULL)
+		return;
+	s->ops->sweep_free(s->w);
+	free(s);
+}
+
 static int snap_read_fn(void *ctx, uint32_t index, uint64_t offset, uint8_t *buf,
 			size_t size)
 {

@@ -210,6 +210,21 @@ int sm_snapshot_create(sm *m, uint64_t group, hp_snapshot_meta *meta);
  * replaces the one the job captures) and before sm_close.
  */
 typedef struct sm_snap_job sm_snap_job;
+/*
+ * Removing the files of a snapshot that another replaced (unlinking the
+ * last links to hundreds of MB of table files) takes long too, so a
+ * finish or an sm_snapshot_create only sets the old one aside:
+ *  - sm_snapshot_sweep_begin, on the sm's thread: NULL when nothing waits
+ *    to be removed, else a sweep of all that waits now;
+ *  - sm_snapshot_sweep_run, on any thread: removes it.  It touches
+ *    nothing of the sm and may run on after sm_close;
+ *  - sm_snapshot_sweep_free, on any thread, after the run or instead.
+ * What no sweep removed is removed at the next open.
+ */
+typedef struct sm_sweep sm_sweep;
+sm_sweep *sm_snapshot_sweep_begin(sm *m);
+void sm_snapshot_sweep_run(sm_sweep *w);
+void sm_snapshot_sweep_free(sm_sweep *w);
 int sm_snapshot_begin(sm *m, uint64_t group, sm_snap_job **job, hp_snapshot_meta *meta);
 int sm_snapshot_work(sm_snap_job *job);
 void sm_snapshot_cancel(sm_snap_job *job);
@@ -217,6 +232,11 @@ int sm_snapshot_finish(sm *m, sm_snap_job *job, hp_snapshot_meta *meta);
 bool sm_snapshot_current(const sm *m, uint64_t *group, hp_snapshot_meta *meta);
 /* Total size of the current snapshot's archive stream (0 if none). */
 uint64_t sm_snapshot_size(const sm *m);
+/* Bytes of file contents read to compute the CRCs of the snapshot made
+ * last since open (0 if none): a RocksDB snapshot reads only the table
+ * files whose CRCs neither the previous snapshot nor the installed
+ * archive the store came from already gave. */
+uint64_t sm_snapshot_crc_bytes(const sm *m);
 int sm_snapshot_read(sm *m, uint64_t group, uint64_t index, uint64_t offset, uint8_t *buf,
 		     size_t cap, size_t *size, bool *last);
 int sm_snapshot_read_cb(void *ctx, uint64_t group, uint64_t index, uint64_t offset,

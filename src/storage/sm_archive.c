@@ -365,7 +365,7 @@ static int reader_step(sm_archive_reader *r)
 	case RD_REC_CRC:
 		if (sm_get_u32(r->acc) != r->crc)
 			return RP_ERR_CORRUPT;
-		rc = r->sink->file_end(r->sink_ctx);
+		rc = r->sink->file_end(r->sink_ctx, r->crc);
 		if (rc != RP_OK)
 			return rc;
 		r->files_done++;

@@ -101,7 +101,9 @@ int sm_archive_layout_read(const sm_archive_layout *l, uint64_t offset, uint8_t 
 typedef struct {
 	int (*file_begin)(void *ctx, const char *name, uint64_t size);
 	int (*file_data)(void *ctx, const uint8_t *data, size_t size);
-	int (*file_end)(void *ctx); /* the record's CRC has been checked */
+	/* The record's CRC has been checked: it is crc (the value
+	 * sm_archive_record_crc gives for the file). */
+	int (*file_end)(void *ctx, uint32_t crc);
 } sm_archive_sink;
 
 typedef struct {

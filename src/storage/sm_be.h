@@ -70,13 +70,21 @@ typedef struct {
 	 *   after *cancel turns true;
 	 * - snap_finish, on the sm's thread, makes it current, dropping the
 	 *   previous one (out is the layout snap_work built); snap_abandon
-	 *   throws it away.  Both free job. */
+	 *   throws it away.  Both free job.
+	 * A store may leave what a dropped snapshot held for a sweep (NULL
+	 * ops if it never does): sweep_begin, on the sm's thread, returns one
+	 * (NULL when nothing waits); sweep_run, on any thread, removes it and
+	 * touches nothing of the store (it may run past sm_close);
+	 * sweep_free frees it. */
 	int (*snap_begin)(sm_be *be, const uint8_t *meta_key, size_t key_size, void **job);
 	int (*snap_capture)(void *job, sm_buf *rec, const atomic_bool *cancel, sm_be *err);
 	int (*snap_work)(void *job, sm_archive_header *h, sm_archive_layout *out,
 			 const atomic_bool *cancel, sm_be *err);
 	int (*snap_finish)(sm_be *be, void *job, const sm_archive_layout *out);
 	void (*snap_abandon)(sm_be *be, void *job);
+	void *(*sweep_begin)(sm_be *be);
+	void (*sweep_run)(void *sweep);
+	void (*sweep_free)(void *sweep);
 	/* The current snapshot kept from an earlier run, if any. */
 	int (*snap_load)(sm_be *be, sm_archive_layout *out, bool *found);
 	/* Reads file `index` of the current snapshot. */
@@ -100,6 +108,9 @@ typedef struct {
 struct sm_be {
 	const sm_be_ops *ops;
 	char error[256]; /* last error text, "" if none (sm_error_detail) */
+	/* Bytes of file contents the current snapshot's making read for its
+	 * CRCs (sm_snapshot_crc_bytes); set by snap_finish. */
+	uint64_t snap_crc_bytes;
 };
 
 /* Wraps an opened store into an sm (sm.c); takes ownership of be, also on

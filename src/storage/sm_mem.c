@@ -619,6 +619,7 @@ static int mem_snap_finish(sm_be *be, void *job, const sm_archive_layout *out)
 	mem_be *b = (mem_be *)be;
 	mem_snap_job *j = job;
 	sm_buf_deinit(&b->snap);
+	b->base.snap_crc_bytes = j->file.size; /* serialized and CRCed each time */
 	b->snap = j->file;
 	sm_buf_init(&j->file);
 	mem_snap_job_free(j);
@@ -684,8 +685,9 @@ static int mem_file_data(void *ctx, const uint8_t *data, size_t size)
 	return sm_buf_append(&b->staged, data, size);
 }
 
-static int mem_file_end(void *ctx)
+static int mem_file_end(void *ctx, uint32_t crc)
 {
+	(void)crc;
 	mem_be *b = ctx;
 	b->staged_done = true;
 	return RP_OK;

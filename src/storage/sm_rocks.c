@@ -63,6 +63,23 @@ enum { PATH_CAP = 4096, DIR_MAX = PATH_CAP - 128 };
 
 typedef char name_buf[SM_ARCHIVE_NAME_MAX + 1];
 
+/* A table file whose record CRC is known, and which file it is: a table
+ * file never changes, and within one database its number is never reused,
+ * but after an install the live db's files come from another node and
+ * may share names and sizes with ours.  The inode tells them apart. */
+typedef struct {
+	name_buf name;
+	uint64_t size;
+	uint32_t crc;
+	uint64_t dev, ino;
+} sst_crc;
+
+/* Such records in name order (sst_crc_find searches them). */
+typedef struct {
+	sst_crc *v;
+	uint32_t count, cap;
+} sst_crc_list;
+
 typedef struct {
 	sm_be base;
 	char dir[PATH_CAP];
@@ -78,19 +95,20 @@ typedef struct {
 	uint64_t snap_index;
 	name_buf *snap_names;
 	uint32_t snap_count;
-	/* The .sst records of the current snapshot (name, size, CRC), sorted
-	 * by name: a table file never changes and its number is never reused,
-	 * so the next snapshot takes their CRCs instead of reading them again
-	 * (sst_crc_find). */
-	sm_archive_file *sst_crcs;
-	uint32_t sst_crc_count;
-	uint64_t sst_crc_snap; /* the snapshot they come from */
+	/* The table files of the current snapshot, or of the installed
+	 * archive the live db came from: the next snapshot takes their CRCs
+	 * instead of reading them again (sst_crc_find). */
+	sst_crc_list sst_crcs;
 	int read_fd;
 	uint32_t read_index;
 	/* incoming snapshot */
 	bool inst_open;
 	int inst_fd;
 	uint64_t inst_left;
+	name_buf inst_name;
+	uint64_t inst_size;
+	sst_crc_list inst_crcs; /* its table files, CRCs checked on receipt */
+	bool retired; /* a replaced snapshot waits for a sweep */
 } rocks_be;
 
 /* --- errors, paths, files ---------------------------------------------------- */
@@ -472,7 +490,8 @@ typedef struct {
 	uint32_t count;
 	uint64_t *sizes;
 	uint32_t *crcs;
-	bool *crc_known; /* taken from the current snapshot (sst_crc_find) */
+	bool *crc_known; /* taken from sst_crcs (sst_crc_find) */
+	struct stat *stats;
 	/* the file the CRC pass reads, kept open across its chunks */
 	int fd;
 	uint32_t fd_index;
@@ -490,6 +509,7 @@ static void snap_job_free(snap_job *j)
 	free(j->sizes);
 	free(j->crcs);
 	free(j->crc_known);
+	free(j->stats);
 	free(j);
 }
 
@@ -658,66 +678,61 @@ static bool is_sst(const char *name)
 	return n > 4 && strcmp(name + n - 4, ".sst") == 0;
 }
 
-static void sst_crcs_clear(rocks_be *b)
+static void sst_crc_list_clear(sst_crc_list *l)
 {
-	free(b->sst_crcs);
-	b->sst_crcs = NULL;
-	b->sst_crc_count = 0;
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 }
 
-/* Keeps the .sst records of l, the current snapshot's layout (in name
- * order, as list_files sorts them). */
-static void sst_crcs_keep(rocks_be *b, const sm_archive_layout *l)
+/* Adds a table file's record (others are skipped).  Only a cache: when
+ * memory runs out, or a name comes out of order, the list empties and the
+ * next snapshot reads every file. */
+static void sst_crc_list_add(sst_crc_list *l, const char *name, uint64_t size, uint32_t crc,
+			     const struct stat *st)
 {
-	sst_crcs_clear(b);
-	b->sst_crc_snap = l->header.index;
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < l->header.file_count; i++)
-		n += is_sst(l->files[i].name);
-	if (n == 0)
+	if (!is_sst(name))
 		return;
-	b->sst_crcs = malloc(n * sizeof(*b->sst_crcs));
-	if (b->sst_crcs == NULL)
-		return; /* only a cache: the next snapshot reads every file */
-	for (uint32_t i = 0; i < l->header.file_count; i++) {
-		if (!is_sst(l->files[i].name))
-			continue;
-		if (b->sst_crc_count > 0 &&
-		    strcmp(b->sst_crcs[b->sst_crc_count - 1].name, l->files[i].name) >= 0) {
-			sst_crcs_clear(b); /* not in name order: do not trust it */
+	if (l->count > 0 && strcmp(l->v[l->count - 1].name, name) >= 0) {
+		sst_crc_list_clear(l);
+		return;
+	}
+	if (l->count == l->cap) {
+		uint32_t cap = l->cap ? l->cap * 2 : 64;
+		sst_crc *grown = realloc(l->v, cap * sizeof(*grown));
+		if (grown == NULL) {
+			sst_crc_list_clear(l);
 			return;
 		}
-		b->sst_crcs[b->sst_crc_count++] = l->files[i];
+		l->v = grown;
+		l->cap = cap;
 	}
+	sst_crc *e = &l->v[l->count++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->size = size;
+	e->crc = crc;
+	e->dev = (uint64_t)st->st_dev;
+	e->ino = (uint64_t)st->st_ino;
 }
 
-/* The CRC of a table file the current snapshot already holds: the same
- * name, and the same file (st, the new checkpoint's link to it, has the
- * inode of the current snapshot's link).  The inode check is what makes
- * a name safe to trust: after an install the live db's table files come
- * from another node and may share names and sizes with ours. */
+/* The CRC of a table file whose record is in sst_crcs: the same name,
+ * size and inode (st is the new checkpoint's hard link to it). */
 static bool sst_crc_find(const rocks_be *b, const char *name, const struct stat *st,
 			 uint32_t *crc)
 {
-	if (!is_sst(name) || !b->have_snap || b->sst_crc_snap != b->snap_index)
+	if (!is_sst(name))
 		return false;
-	uint64_t size = (uint64_t)st->st_size;
-	uint32_t lo = 0, hi = b->sst_crc_count;
+	const sst_crc_list *l = &b->sst_crcs;
+	uint32_t lo = 0, hi = l->count;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(b->sst_crcs[mid].name, name);
+		int c = strcmp(l->v[mid].name, name);
 		if (c == 0) {
-			if (b->sst_crcs[mid].size != size)
+			const sst_crc *e = &l->v[mid];
+			if (e->size != (uint64_t)st->st_size || e->dev != (uint64_t)st->st_dev ||
+			    e->ino != (uint64_t)st->st_ino)
 				return false;
-			char dname[32], path[PATH_CAP];
-			snap_dir_name(b->snap_index, dname);
-			int n = snprintf(path, sizeof(path), "%s/%s/%s", b->dir, dname, name);
-			RP_CHECK(n > 0 && n < PATH_CAP);
-			struct stat cur;
-			if (stat(path, &cur) != 0 || cur.st_dev != st->st_dev ||
-			    cur.st_ino != st->st_ino)
-				return false;
-			*crc = b->sst_crcs[mid].crc;
+			*crc = e->crc;
 			return true;
 		}
 		if (c < 0)
@@ -819,20 +834,22 @@ static int rocks_snap_capture(void *job, sm_buf *rec, const atomic_bool *cancel,
 		j->sizes = calloc(j->count, sizeof(*j->sizes));
 		j->crcs = calloc(j->count, sizeof(*j->crcs));
 		j->crc_known = calloc(j->count, sizeof(*j->crc_known));
-		if (j->sizes == NULL || j->crcs == NULL || j->crc_known == NULL)
+		j->stats = calloc(j->count, sizeof(*j->stats));
+		if (j->sizes == NULL || j->crcs == NULL || j->crc_known == NULL ||
+		    j->stats == NULL)
 			rc = RP_ERR_NOMEM;
 	}
 	for (uint32_t i = 0; rc == RP_OK && i < j->count; i++) {
 		char fpath[PATH_CAP];
 		int n = snprintf(fpath, sizeof(fpath), "%s/%s", j->tmp, j->names[i]);
 		RP_CHECK(n > 0 && n < PATH_CAP);
-		struct stat st;
-		if (stat(fpath, &st) != 0) {
+		struct stat *st = &j->stats[i];
+		if (stat(fpath, st) != 0) {
 			rc = sys_fail(err, "stat", fpath);
 			break;
 		}
-		j->sizes[i] = (uint64_t)st.st_size;
-		j->crc_known[i] = sst_crc_find(b, j->names[i], &st, &j->crcs[i]);
+		j->sizes[i] = (uint64_t)st->st_size;
+		j->crc_known[i] = sst_crc_find(b, j->names[i], st, &j->crcs[i]);
 	}
 	return rc;
 }
@@ -883,8 +900,68 @@ static void rocks_snap_abandon(sm_be *be, void *job)
 	snap_job_free(j);
 }
 
+/* A replaced snapshot, set aside on the store's thread with one rename
+ * (unlinking its files took up to 120 ms of the loop in a bulk load:
+ * the last links to the table files the live db has compacted away).
+ * rocks_sweep_run removes it on another thread; rocks_snap_load removes
+ * every snap-* but the newest at open, these included. */
+static const char retired_prefix[] = "snap-retired-";
+
+static void snap_retire(rocks_be *b, uint64_t index)
+{
+	char old[32], oldpath[PATH_CAP], name[64], path[PATH_CAP];
+	snap_dir_name(index, old);
+	path_of(b, old, oldpath);
+	snprintf(name, sizeof(name), "%s%020llu", retired_prefix, (unsigned long long)index);
+	path_of(b, name, path);
+	if (rename(oldpath, path) == 0)
+		b->retired = true;
+	else
+		(void)rm_rf(&b->base, oldpath); /* a leftover is removed at the next open */
+}
+
+typedef struct {
+	char dir[PATH_CAP];
+} rocks_sweep;
+
+static void *rocks_sweep_begin(sm_be *be)
+{
+	rocks_be *b = (rocks_be *)be;
+	if (!b->retired)
+		return NULL;
+	rocks_sweep *w = malloc(sizeof(*w));
+	if (w == NULL)
+		return NULL;
+	b->retired = false;
+	memcpy(w->dir, b->dir, sizeof(w->dir));
+	return w;
+}
+
+/* Any thread; only w's directory name. */
+static void rocks_sweep_run(void *sweep)
+{
+	rocks_sweep *w = sweep;
+	DIR *d = opendir(w->dir);
+	if (d == NULL)
+		return;
+	sm_be scratch; /* errors stay here: a leftover goes at the next open */
+	memset(&scratch, 0, sizeof(scratch));
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, retired_prefix, sizeof(retired_prefix) - 1) != 0)
+			continue;
+		char path[PATH_CAP];
+		int n = snprintf(path, sizeof(path), "%s/%s", w->dir, e->d_name);
+		if (n > 0 && n < PATH_CAP)
+			(void)rm_rf(&scratch, path);
+	}
+	closedir(d);
+}
+
+static void rocks_sweep_free(void *sweep) { free(sweep); }
+
 /* On the store's thread: snap.tmp becomes snap-<index>, the current one;
- * the previous one goes. */
+ * the previous one is set aside for a sweep. */
 static int rocks_snap_finish(sm_be *be, void *job, const sm_archive_layout *out)
 {
 	rocks_be *b = (rocks_be *)be;
@@ -906,20 +983,24 @@ static int rocks_snap_finish(sm_be *be, void *job, const sm_archive_layout *out)
 	}
 	/* The new snapshot is durable: the old one can go. */
 	if (b->have_snap && b->snap_index != index) {
-		char old[32], oldpath[PATH_CAP];
-		snap_dir_name(b->snap_index, old);
-		path_of(b, old, oldpath);
+		uint64_t old_index = b->snap_index;
 		snap_forget(b);
-		(void)rm_rf(&b->base, oldpath); /* a leftover is removed at the next open */
+		snap_retire(b, old_index);
 	}
 	snap_forget(b);
 	b->have_snap = true;
 	b->snap_index = index;
 	b->snap_names = j->names;
 	b->snap_count = j->count;
+	sst_crc_list_clear(&b->sst_crcs);
+	b->base.snap_crc_bytes = 0;
+	for (uint32_t i = 0; i < j->count; i++) {
+		sst_crc_list_add(&b->sst_crcs, j->names[i], j->sizes[i], j->crcs[i], &j->stats[i]);
+		if (!j->crc_known[i])
+			b->base.snap_crc_bytes += j->sizes[i];
+	}
 	j->names = NULL;
 	snap_job_free(j);
-	sst_crcs_keep(b, out);
 	return RP_OK;
 }
 
@@ -976,7 +1057,16 @@ static int rocks_snap_load(sm_be *be, sm_archive_layout *out, bool *found)
 	b->snap_index = out->header.index;
 	b->snap_names = names;
 	b->snap_count = out->header.file_count;
-	sst_crcs_keep(b, out);
+	sst_crc_list_clear(&b->sst_crcs);
+	for (uint32_t i = 0; i < out->header.file_count; i++) {
+		const sm_archive_file *f = &out->files[i];
+		char fpath[PATH_CAP];
+		struct stat st;
+		int n = snprintf(fpath, sizeof(fpath), "%s/%s", path, f->name);
+		RP_CHECK(n > 0 && n < PATH_CAP);
+		if (is_sst(f->name) && stat(fpath, &st) == 0)
+			sst_crc_list_add(&b->sst_crcs, f->name, f->size, f->crc, &st);
+	}
 	*found = true;
 	return RP_OK;
 }
@@ -1021,6 +1111,7 @@ static int rocks_install_begin(sm_be *be)
 	inst_close_file(b);
 	char path[PATH_CAP];
 	path_of(b, "install", path);
+	sst_crc_list_clear(&b->inst_crcs);
 	int rc = rm_rf(&b->base, path);
 	if (rc != RP_OK)
 		return rc;
@@ -1043,6 +1134,8 @@ static int inst_file_begin(void *ctx, const char *name, uint64_t size)
 		return errno == EEXIST ? RP_ERR_CORRUPT : sys_fail(&b->base, "create", path);
 	b->inst_open = true;
 	b->inst_left = size;
+	b->inst_size = size;
+	snprintf(b->inst_name, sizeof(b->inst_name), "%s", name);
 	return RP_OK;
 }
 
@@ -1057,7 +1150,7 @@ static int inst_file_data(void *ctx, const uint8_t *data, size_t size)
 	return RP_OK;
 }
 
-static int inst_file_end(void *ctx)
+static int inst_file_end(void *ctx, uint32_t crc)
 {
 	rocks_be *b = ctx;
 	RP_CHECK(b->inst_open);
@@ -1065,6 +1158,9 @@ static int inst_file_end(void *ctx)
 	/* Each file is durable before the swap can happen. */
 	int rc =
 	    fdatasync(b->inst_fd) == 0 ? RP_OK : sync_fail(&b->base, "fdatasync", "install");
+	struct stat st;
+	if (rc == RP_OK && is_sst(b->inst_name) && fstat(b->inst_fd, &st) == 0)
+		sst_crc_list_add(&b->inst_crcs, b->inst_name, b->inst_size, crc, &st);
 	inst_close_file(b);
 	return rc;
 }
@@ -1097,7 +1193,10 @@ static int rocks_install_commit(sm_be *be)
 		return rc;
 	}
 	db_close(b);
-	sst_crcs_clear(b); /* the new db's table files come from elsewhere */
+	/* The new db's table files are the ones received, their CRCs checked. */
+	sst_crc_list_clear(&b->sst_crcs);
+	b->sst_crcs = b->inst_crcs;
+	memset(&b->inst_crcs, 0, sizeof(b->inst_crcs));
 	/* The one step that switches states. */
 	if (renameat2(AT_FDCWD, inst, AT_FDCWD, live, RENAME_EXCHANGE) != 0) {
 		rc = sys_fail(&b->base, "renameat2(RENAME_EXCHANGE)", live);
@@ -1118,6 +1217,7 @@ static void rocks_install_abort(sm_be *be)
 {
 	rocks_be *b = (rocks_be *)be;
 	inst_close_file(b);
+	sst_crc_list_clear(&b->inst_crcs);
 	char path[PATH_CAP];
 	path_of(b, "install", path);
 	(void)rm_rf(&b->base, path);
@@ -1130,7 +1230,8 @@ static void rocks_close(sm_be *be)
 	rocks_be *b = (rocks_be *)be;
 	inst_close_file(b);
 	snap_forget(b);
-	sst_crcs_clear(b);
+	sst_crc_list_clear(&b->sst_crcs);
+	sst_crc_list_clear(&b->inst_crcs);
 	db_close(b);
 	if (b->wb != NULL)
 		rocksdb_writebatch_wi_destroy(b->wb);
@@ -1160,6 +1261,9 @@ static const sm_be_ops rocks_ops = {
     .snap_work = rocks_snap_work,
     .snap_finish = rocks_snap_finish,
     .snap_abandon = rocks_snap_abandon,
+    .sweep_begin = rocks_sweep_begin,
+    .sweep_run = rocks_sweep_run,
+    .sweep_free = rocks_sweep_free,
     .snap_load = rocks_snap_load,
     .snap_read = rocks_snap_read,
     .install_begin = rocks_install_begin,

@@ -80,6 +80,90 @@ TEST(compact_hint_by_bytes_of_the_log)
 	fx_destroy(&c);
 }
 
+/* Only applied entries count toward the hint: a compaction at the applied
+ * index cannot free the others, and counting them hinted again right after
+ * every snapshot while a flood of writes was in flight. */
+TEST(compact_hint_counts_only_applied_entries)
+{
+	fx_cluster c;
+	fx_init_with(&c, 3, 5, hint_by_bytes_only);
+	hp_id l = elect(&c);
+	CHECK(l != 0);
+	fx_run(&c, 20 * MS, 1 * MS);
+	fx_node *n = &c.nodes[l - 1];
+	n->compact_hint = 0;
+	hp_status before = fx_status(&c, l);
+	char v[201];
+	memset(v, 'y', 200);
+	v[200] = '\0';
+	fx_isolate(&c, l, true);
+	for (int i = 0; i < 10; i++)
+		CHECK_EQ(fx_propose(&c, l, v), 0);
+	fx_run(&c, 10 * MS, 1 * MS); /* well inside the lease: l still leads */
+	hp_status mid = fx_status(&c, l);
+	CHECK_EQ(mid.applied, before.applied); /* 2,000 bytes, none committed */
+	CHECK_EQ(n->compact_hint, 0);
+	fx_isolate(&c, l, false);
+	fx_run(&c, 300 * MS, 1 * MS); /* the next heartbeats find the gap */
+	CHECK_EQ(fx_leader(&c), l);
+	hp_status after = fx_status(&c, l);
+	CHECK(after.applied >= before.applied + 10);
+	CHECK_EQ(n->compact_hint, after.applied);
+	CHECK_EQ(hp_compact_hint(n->node), after.applied); /* the same rule, asked */
+	CHECK_EQ(hp_compact(n->node, after.applied), 0);
+	CHECK_EQ(hp_compact_hint(n->node), 0);
+	fx_destroy(&c);
+}
+
+static void hint_by_bytes_with_jitter(hp_config *cfg)
+{
+	hint_by_bytes_only(cfg);
+	cfg->compact_hint_jitter_pct = 50;
+}
+
+/* With a jitter, each compaction's bound is the configured one grown by
+ * a fresh random 0..50%: never below 1,000 bytes, always by 1,500, and
+ * not the same every time (nodes applying the same entries would
+ * otherwise all snapshot at once). */
+TEST(compact_hint_jitter_moves_the_bound_at_every_compaction)
+{
+	fx_cluster c;
+	fx_init_with(&c, 1, 9, hint_by_bytes_with_jitter);
+	hp_id l = elect(&c);
+	fx_node *n = &c.nodes[0];
+	char v[101];
+	memset(v, 'z', 100);
+	v[100] = '\0';
+	bool seen[16] = {false};
+	int distinct = 0;
+	for (int round = 0; round < 20; round++) {
+		hp_status st = fx_status(&c, l);
+		CHECK_EQ(hp_compact(n->node, st.applied), 0);
+		n->compact_hint = 0;
+		int proposals = 0;
+		while (n->compact_hint == 0 && proposals < 20) {
+			CHECK_EQ(fx_propose(&c, l, v), 0);
+			fx_run(&c, 2 * MS, 1 * MS);
+			proposals++;
+		}
+		CHECK(proposals >= 10); /* 100 bytes each */
+		CHECK(proposals <= 15);
+		if (proposals >= 10 && proposals <= 15 && !seen[proposals]) {
+			seen[proposals] = true;
+			distinct++;
+		}
+	}
+	CHECK(distinct >= 3);
+	fx_destroy(&c);
+	hp_config cfg;
+	hp_config_default(&cfg);
+	cfg.id = 1;
+	cfg.compact_hint_jitter_pct = 101;
+	int rc = 0;
+	CHECK(hp_create(&cfg, NULL, NULL, 0, &rc) == NULL);
+	CHECK_EQ(rc, HP_ERR_INVALID);
+}
+
 TEST(three_nodes_elect_exactly_one_leader)
 {
 	for (uint64_t seed = 1; seed <= 20; seed++) {

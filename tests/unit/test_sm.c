@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1898,6 +1899,40 @@ BOTH(walk_sees_the_keys_as_of_its_opening)
 	fx_done(&f);
 }
 
+/* Bytes of the files in f's current RocksDB snapshot directory: the
+ * table files' (sst true) or the others'. */
+static uint64_t snap_file_bytes(const fx *f, bool sst)
+{
+	DIR *d = opendir(f->dir);
+	CHECK(d != NULL);
+	char snap[400] = "";
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "snap-", 5) == 0 && strlen(e->d_name) == 25)
+			snprintf(snap, sizeof(snap), "%s/%s", f->dir, e->d_name);
+	if (d != NULL)
+		closedir(d);
+	CHECK(snap[0] != '\0');
+	uint64_t total = 0;
+	d = opendir(snap);
+	CHECK(d != NULL);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (e->d_name[0] == '.')
+			continue;
+		bool is_sst = n > 4 && strcmp(e->d_name + n - 4, ".sst") == 0;
+		char path[700];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", snap, e->d_name);
+		CHECK_EQ(stat(path, &st), 0);
+		if (is_sst == sst)
+			total += (uint64_t)st.st_size;
+	}
+	if (d != NULL)
+		closedir(d);
+	return total;
+}
+
 /* A RocksDB snapshot takes the CRCs of the table files the previous one
  * already holds (from its creation, or from its index after a reopen)
  * instead of reading them again; every snapshot still installs
@@ -1914,16 +1949,104 @@ TEST(rocks_snapshots_reuse_table_file_crcs_and_still_install)
 			walk_set(&f, k, round == 1 ? "second" : "first", i % 7 == 0);
 		}
 		CHECK_EQ(sm_snapshot_create(f.m, 1, &meta), 0);
+		uint64_t tables = snap_file_bytes(&f, true);
+		CHECK(tables > 0);
+		if (round == 0) /* nothing to take them from */
+			CHECK_EQ(sm_snapshot_crc_bytes(f.m), tables + snap_file_bytes(&f, false));
+		else /* at least the first round's table file is read no more */
+			CHECK(sm_snapshot_crc_bytes(f.m) < tables + snap_file_bytes(&f, false));
 		fx other;
 		fx_open(&other, true);
 		CHECK_EQ(transfer(f.m, other.m, 1, 4096, false), 0);
 		CHECK_EQ(sm_applied_index(other.m, 1), meta.index);
 		CHECK_EQ(digest(other.m), digest(f.m));
+		/* The snapshot the install ends with takes the received table
+		 * files' CRCs: it reads only the others. */
+		CHECK(snap_file_bytes(&other, true) > 0);
+		CHECK_EQ(sm_snapshot_crc_bytes(other.m), snap_file_bytes(&other, false));
 		fx_done(&other);
 		if (round == 1)
 			fx_reopen(&f); /* the next one takes the CRCs from the index */
 	}
 	fx_done(&f);
+}
+
+/* How many entries of f's store directory start with prefix. */
+static int dir_count(const fx *f, const char *prefix)
+{
+	DIR *d = opendir(f->dir);
+	CHECK(d != NULL);
+	int n = 0;
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL)
+		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+typedef struct {
+	sm_sweep *w;
+} sweep_arg;
+
+static void *sweep_main(void *p)
+{
+	sm_snapshot_sweep_run(((sweep_arg *)p)->w);
+	return NULL;
+}
+
+/* A replaced RocksDB snapshot is only set aside; a sweep on another
+ * thread removes it, and needs nothing of the store (here it runs after
+ * sm_close); what no sweep removed goes at the next open.  The in-memory
+ * store never has anything to sweep. */
+TEST(replaced_snapshots_go_in_a_sweep_or_at_open)
+{
+	fx f;
+	fx_open(&f, true);
+	hp_snapshot_meta meta;
+	walk_set(&f, "a", "1", false);
+	CHECK_EQ(sm_snapshot_create(f.m, 1, &meta), 0);
+	CHECK(sm_snapshot_sweep_begin(f.m) == NULL); /* it replaced none */
+	walk_set(&f, "b", "2", false);
+	CHECK_EQ(sm_snapshot_create(f.m, 1, &meta), 0);
+	CHECK_EQ(dir_count(&f, "snap-retired-"), 1);
+	sm_sweep *w = sm_snapshot_sweep_begin(f.m);
+	CHECK(w != NULL);
+	CHECK(sm_snapshot_sweep_begin(f.m) == NULL); /* that one has it all */
+	walk_set(&f, "c", "3", false);
+	CHECK_EQ(sm_snapshot_create(f.m, 1, &meta), 0); /* set aside during the sweep */
+	sm_close(f.m);
+	f.m = NULL;
+	sweep_arg a = {w};
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, sweep_main, &a), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	sm_snapshot_sweep_free(w);
+	CHECK_EQ(dir_count(&f, "snap-retired-"), 0);
+	CHECK_EQ(dir_count(&f, "snap-"), 1); /* the current one */
+	fx_open_store(&f);
+	uint64_t g = 0;
+	hp_snapshot_meta cur;
+	CHECK(sm_snapshot_current(f.m, &g, &cur));
+	CHECK_EQ(cur.index, meta.index);
+	/* Set aside and never swept: gone at the next open. */
+	walk_set(&f, "d", "4", false);
+	CHECK_EQ(sm_snapshot_create(f.m, 1, &meta), 0);
+	CHECK_EQ(dir_count(&f, "snap-retired-"), 1);
+	fx_reopen(&f);
+	CHECK_EQ(dir_count(&f, "snap-retired-"), 0);
+	CHECK(sm_snapshot_sweep_begin(f.m) == NULL);
+	CHECK(sm_snapshot_current(f.m, &g, &cur));
+	CHECK_EQ(cur.index, meta.index);
+	fx_done(&f);
+	fx m;
+	fx_open(&m, false);
+	walk_set(&m, "a", "1", false);
+	CHECK_EQ(sm_snapshot_create(m.m, 1, &meta), 0);
+	walk_set(&m, "b", "2", false);
+	CHECK_EQ(sm_snapshot_create(m.m, 1, &meta), 0);
+	CHECK(sm_snapshot_sweep_begin(m.m) == NULL);
+	fx_done(&m);
 }
 
 /* A table file's CRC is reused only for the very same file: here the
@@ -1964,6 +2087,10 @@ TEST(rocks_snapshot_reuses_no_crc_of_a_namesake_file)
 	CHECK_EQ(digest(x.m), digest(y.m));
 	walk_set(&x, "one-more", "entry", false); /* a new index: a new snapshot */
 	CHECK_EQ(sm_snapshot_create(x.m, 1, &meta), 0);
+	/* Every file read, none taken from the old snapshot's namesakes. */
+	CHECK(snap_file_bytes(&x, true) > 0);
+	CHECK_EQ(sm_snapshot_crc_bytes(x.m),
+		 snap_file_bytes(&x, true) + snap_file_bytes(&x, false));
 	fx z;
 	fx_open(&z, true);
 	CHECK_EQ(transfer(x.m, z.m, 1, 4096, false), 0);

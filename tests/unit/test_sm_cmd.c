@@ -717,8 +717,9 @@ static int s_data(void *ctx, const uint8_t *data, size_t size)
 	return RP_OK;
 }
 
-static int s_end(void *ctx)
+static int s_end(void *ctx, uint32_t crc)
 {
+	(void)crc;
 	sink_state *s = ctx;
 	s->ended++;
 	CHECK(s->bytes == s->announced);
