@@ -286,6 +286,48 @@ static bool noauth_ok(const struct resp_arg *name)
 	       arg_is(name, "RESET");
 }
 
+/* ------------------------------------------------------ program order */
+
+/* A connection's requests run concurrently, but in its program order as
+ * Redis keeps it: a write that follows a read not answered yet is held,
+ * and every request after it with it, until that read is answered.  The
+ * read then sees the writes before it on its connection (its barrier,
+ * exec.c) and none after: run at once, a pipeline SET k 1, GET k, SET k 2
+ * read 2, and SET, GET, DEL read nothing.  Pipelines of only writes or
+ * only reads never wait; a mixed one waits for each read before the
+ * writes that follow it. */
+static void conn_dispatch(srv_conn *c, srv_req *r, uint32_t kind)
+{
+	if (kind & CMD_F_READ) {
+		c->reads_out++;
+		r->counted_read = true;
+	}
+	srv_exec(c->s, r);
+}
+
+void srv_conn_read_done(srv_conn *c)
+{
+	RP_CHECK(c->reads_out > 0);
+	c->reads_out--;
+	if (c->reads_out > 0 || c->held == NULL || c->releasing)
+		return;
+	c->releasing = true; /* a read answered at once comes back here */
+	while (c->held != NULL && !c->closing) {
+		srv_req *r = c->held;
+		uint32_t kind = srv_exec_kind(r);
+		if ((kind & CMD_F_WRITE) && c->reads_out > 0)
+			break;
+		/* Answered connection commands sit among the held ones; only
+		 * an answered request can be freed under us, so skip them now. */
+		srv_req *next = r->next;
+		while (next != NULL && next->state == SRV_REQ_DONE)
+			next = next->next;
+		c->held = next;
+		conn_dispatch(c, r, kind);
+	}
+	c->releasing = false;
+}
+
 static void conn_command_in(srv_conn *c, const struct resp_cmd *cmd)
 {
 	srv_req *r = local_req(c, cmd);
@@ -304,7 +346,13 @@ static void conn_command_in(srv_conn *c, const struct resp_cmd *cmd)
 		return;
 	}
 	r->stale_ok = c->stale_ok;
-	srv_exec(c->s, r);
+	uint32_t kind = srv_exec_kind(r);
+	if (c->held != NULL || ((kind & CMD_F_WRITE) && c->reads_out > 0)) {
+		if (c->held == NULL)
+			c->held = r;
+		return;
+	}
+	conn_dispatch(c, r, kind);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -383,6 +431,7 @@ static void conn_close(srv_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	c->held = NULL; /* freed below with the other requests not running */
 	srv *s = c->s;
 	/* Requests still running finish on their own and free themselves. */
 	srv_req *r = c->qhead;

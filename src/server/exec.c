@@ -241,6 +241,8 @@ void srv_req_finish(srv *s, srv_req *r)
 		srv_req_free(r);
 		return;
 	}
+	if (r->conn && r->counted_read)
+		srv_conn_read_done(r->conn); /* may dispatch requests held behind it */
 	if (r->conn)
 		srv_conn_req_done(r->conn);
 	else
@@ -715,6 +717,16 @@ static int unwrap_session(srv *s, srv_req *r)
 }
 
 /* ------------------------------------------------------------- dispatch */
+
+uint32_t srv_exec_kind(const srv_req *r)
+{
+	if (r->argc == 0)
+		return 0;
+	if (r->argc >= 2 && arg_is(&r->argv[0], "RASPUTIN") && arg_is(&r->argv[1], "SEQ"))
+		return CMD_F_WRITE;
+	const cmd_spec *spec = r->spec ? r->spec : cmd_lookup(r->argv[0].ptr, r->argv[0].len);
+	return spec ? spec->flags & (CMD_F_READ | CMD_F_WRITE) : 0;
+}
 
 void srv_exec(srv *s, srv_req *r)
 {

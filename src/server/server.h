@@ -90,6 +90,7 @@ struct srv_req {
 	int proto;              /* 2 or 3 */
 	uint64_t client, seq;   /* session (RASPUTIN SEQ); 0 = none */
 	bool stale_ok;          /* the connection opted in to stale reads */
+	bool counted_read;      /* CLIENT origin: in its connection's reads_out */
 	const cmd_spec *spec;
 	size_t argc;
 	struct resp_arg *argv;  /* argv[i].ptr point into args_buf */
@@ -148,6 +149,10 @@ struct srv_conn {
 	srv_req *qhead, *qtail; /* requests in arrival order */
 	size_t inflight;
 	uint64_t last_proposed; /* its last write proposed here: the barrier of its reads */
+	size_t reads_out;       /* its reads dispatched and not answered yet */
+	srv_req *held;          /* the first request held for program order (client.c);
+	                           every one after it in the queue waits too */
+	bool releasing;
 	struct resp_out out;    /* replies not yet handed to a write */
 	struct resp_out wbuf;   /* the write in flight */
 	bool writing;
@@ -308,6 +313,7 @@ void srv_send_msg(srv *s, const hp_msg *m);
 
 /* exec.c */
 void srv_exec(srv *s, srv_req *r);                 /* dispatch a new request */
+uint32_t srv_exec_kind(const srv_req *r); /* CMD_F_READ, CMD_F_WRITE or 0: what r will run */
 void srv_exec_applied(srv *s, const hp_entry *e, const sm_result *res);
 void srv_exec_read_state(srv *s, uint64_t ctx, uint64_t index);
 void srv_exec_after_apply(srv *s);               /* serve reads now allowed */
@@ -347,6 +353,7 @@ void srv_fill_info(srv *s, cmd_info *info);
 int srv_clients_start(srv *s, char *why, size_t why_cap);
 void srv_clients_stop(srv *s);
 void srv_conn_req_done(srv_conn *c);             /* a request at some position finished */
+void srv_conn_read_done(srv_conn *c);            /* one of its counted reads was answered */
 
 /* ident.c */
 int srv_ident_load(srv *s, char *why, size_t why_cap);
