@@ -650,14 +650,15 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	if (snap_index && (!have || cur_group != SRV_GROUP || cur.index != snap_index)) {
 		hp_snapshot_meta meta;
 		rc = sm_snapshot_create(s->sm, SRV_GROUP, &meta);
-		if (rc == 0 && meta.index >= snap_index && hp_log_term(s->core, meta.index) == meta.term) {
-			wal_rec mark;
-			memset(&mark, 0, sizeof(mark));
-			mark.type = WAL_REC_SNAPSHOT;
-			mark.group = SRV_GROUP;
-			mark.snapshot = meta;
-			if (srv_node_wal_append(s, &mark, 1, NULL) == 0)
-				(void)hp_compact(s->core, meta.index);
+		if (rc != 0) {
+			/* Only a follower that needs a snapshot from this node waits:
+			 * the next snapshot is tried at the next hint. */
+			RP_WARN("making the snapshot the log starts from: %s (%s)", rp_strerror(rc),
+			        sm_error_detail(s->sm));
+		} else if (meta.index >= snap_index && (rc = srv_snapshot_mark(s, &meta)) != 0) {
+			snprintf(why, why_cap, "appending a snapshot mark to the write-ahead log: %s",
+			         rp_strerror(rc));
+			return rc;
 		}
 	}
 	s->last_snapshot_index = snap_index;

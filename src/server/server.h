@@ -339,6 +339,9 @@ void srv_snapshot_init(srv *s);
 void srv_snapshot_maybe_start(srv *s);                 /* after applying */
 void srv_snapshot_settle(srv *s, const char *why); /* cancel and wait for it */
 void srv_snapshot_sweep(srv *s); /* after a snapshot replaced another */
+/* Marks the current snapshot meta describes in the WAL and compacts the
+ * core's log to it; a WAL error is returned (the log is unusable). */
+int srv_snapshot_mark(srv *s, const hp_snapshot_meta *meta);
 void srv_snapshot_close(srv *s); /* waits for the sweep under way */
 
 /* walks.c: DBSIZE and KEYS a step per loop turn */

@@ -79,26 +79,34 @@ void srv_snapshot_close(srv *s)
 		sweep_join(s);
 }
 
-/* The snapshot meta describes is current in the store: mark it in the log
- * and let the core drop the entries it covers. */
-static void compact_to(srv *s, const hp_snapshot_meta *meta)
+int srv_snapshot_mark(srv *s, const hp_snapshot_meta *meta)
 {
-	s->last_snapshot_index = meta->index;
 	if (hp_log_term(s->core, meta->index) != meta->term)
-		return;
+		return 0;
 	wal_rec mark;
 	memset(&mark, 0, sizeof(mark));
 	mark.type = WAL_REC_SNAPSHOT;
 	mark.group = SRV_GROUP;
 	mark.snapshot = *meta;
 	int rc = srv_node_wal_append(s, &mark, 1, NULL);
-	if (rc != 0) {
-		srv_fatal(s, "appending a snapshot mark", rc);
-		return;
-	}
-	rc = hp_compact(s->core, meta->index);
 	if (rc != 0)
+		return rc;
+	rc = hp_compact(s->core, meta->index);
+	/* HP_ERR_INVALID: not applied that far yet (at startup the core
+	 * applies again from its own snapshot); the next one compacts. */
+	if (rc != 0 && rc != HP_ERR_INVALID)
 		RP_WARN("hp_compact(%llu): %s", (unsigned long long)meta->index, hp_strerror(rc));
+	return 0;
+}
+
+/* The snapshot meta describes is current in the store: mark it in the log
+ * and let the core drop the entries it covers. */
+static void compact_to(srv *s, const hp_snapshot_meta *meta)
+{
+	s->last_snapshot_index = meta->index;
+	int rc = srv_snapshot_mark(s, meta);
+	if (rc != 0)
+		srv_fatal(s, "appending a snapshot mark", rc);
 }
 
 /* Joins the thread (it has returned or is about to) and finishes the job;

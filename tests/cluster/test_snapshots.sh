@@ -8,7 +8,8 @@
 # its log starts near its end (snapshot_index), no snapshot fails, the
 # leader stays, replaced snapshots are removed; a follower stopped with
 # SIGTERM in the middle of it exits cleanly (a snapshot under way is
-# canceled and waited for), restarts and has every key.
+# canceled and waited for), restarts and has every key; and with its
+# snapshot removed while stopped, makes one at startup.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
@@ -112,6 +113,25 @@ for i in 1 2 3; do
 		fail "replaced snapshots on node $i" "$(ls "$RP_DIR/n$i/sm" | tr '\n' ' ')"
 	fi
 done
+# A node whose state machine lost its snapshot (the WAL's mark names one
+# it no longer holds) makes one at startup and marks it in its log: it
+# starts, keeps every key, and has a snapshot again.
+rp_stop "$F" || fail "stop before the snapshot check" "node $F"
+rm -rf "$RP_DIR/n$F/sm"/snap-*
+rp_start_node "$F"
+got=""
+for _ in $(seq 1 100); do
+	got=$(printf 'READONLY\nDBSIZE\n' | timeout 5 redis-cli -p "$(rp_cli_port "$F")" 2>/dev/null | tail -n 1)
+	[ "$got" = "$((want + 1))" ] && break
+	sleep 0.1
+done
+kept=$(find "$RP_DIR/n$F/sm" -maxdepth 1 -name 'snap-*' | wc -l)
+if [ "$got" = "$((want + 1))" ] && [ "$kept" -eq 1 ] &&
+	! grep -q "making the snapshot the log starts from" "$RP_DIR/n$F.log"; then
+	ok "node $F, its snapshot removed while stopped, makes one at startup and holds every key"
+else
+	fail "startup snapshot" "node $F: local DBSIZE '$got' (want $((want + 1))), $kept snapshot dirs"
+fi
 term_after=$(rp_field "$L" term)
 [ "$(rp_leader 3)" = "$L" ] && [ "$term_after" = "$term_before" ] &&
 	ok "one leader throughout (node $L, term $term_after)" ||
