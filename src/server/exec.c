@@ -718,14 +718,15 @@ static int unwrap_session(srv *s, srv_req *r)
 
 /* ------------------------------------------------------------- dispatch */
 
-uint32_t srv_exec_kind(const srv_req *r)
+uint32_t srv_exec_kind(srv_req *r)
 {
 	if (r->argc == 0)
 		return 0;
 	if (r->argc >= 2 && arg_is(&r->argv[0], "RASPUTIN") && arg_is(&r->argv[1], "SEQ"))
-		return CMD_F_WRITE;
-	const cmd_spec *spec = r->spec ? r->spec : cmd_lookup(r->argv[0].ptr, r->argv[0].len);
-	return spec ? spec->flags & (CMD_F_READ | CMD_F_WRITE) : 0;
+		return CMD_F_WRITE; /* srv_exec unwraps it */
+	if (r->spec == NULL) /* kept: srv_exec looks it up no more */
+		r->spec = cmd_lookup(r->argv[0].ptr, r->argv[0].len);
+	return r->spec ? r->spec->flags & (CMD_F_READ | CMD_F_WRITE) : 0;
 }
 
 void srv_exec(srv *s, srv_req *r)

@@ -313,7 +313,7 @@ void srv_send_msg(srv *s, const hp_msg *m);
 
 /* exec.c */
 void srv_exec(srv *s, srv_req *r);                 /* dispatch a new request */
-uint32_t srv_exec_kind(const srv_req *r); /* CMD_F_READ, CMD_F_WRITE or 0: what r will run */
+uint32_t srv_exec_kind(srv_req *r); /* CMD_F_READ, CMD_F_WRITE or 0 (looks up r->spec) */
 void srv_exec_applied(srv *s, const hp_entry *e, const sm_result *res);
 void srv_exec_read_state(srv *s, uint64_t ctx, uint64_t index);
 void srv_exec_after_apply(srv *s);               /* serve reads now allowed */
