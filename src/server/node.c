@@ -532,6 +532,15 @@ static bool restore_pristine(const hp_restore *rs)
 	       rs->hard_state.commit == 0;
 }
 
+void srv_node_init_handles(srv *s)
+{
+	uv_async_init(s->loop, &s->wal_async, wal_async_cb);
+	s->wal_async.data = s;
+	uv_idle_init(s->loop, &s->apply_idle);
+	s->apply_idle.data = s;
+	srv_snapshot_init(s);
+}
+
 int srv_node_open(srv *s, char *why, size_t why_cap)
 {
 	char path[4200];
@@ -675,11 +684,6 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	        (unsigned long long)s->st.first_index, (unsigned long long)s->st.last_index,
 	        (unsigned long long)sm_applied_index(s->sm, SRV_GROUP), s->st.conf.voter_count,
 	        s->st.conf.learner_count);
-	uv_async_init(s->loop, &s->wal_async, wal_async_cb);
-	s->wal_async.data = s;
-	uv_idle_init(s->loop, &s->apply_idle);
-	s->apply_idle.data = s;
-	srv_snapshot_init(s);
 	srv_snapshot_sweep(s); /* what the snapshot made above replaced */
 	return 0;
 }

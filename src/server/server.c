@@ -257,6 +257,10 @@ static int start(srv *s, char *why, size_t why_cap)
 	srv_config_peer_addr(&s->cfg, s->peer_addr, sizeof(s->peer_addr));
 	srv_config_client_addr(&s->cfg, s->client_addr, sizeof(s->client_addr));
 	bool was_joined = s->joined;
+	/* Before the log opens: its writer thread signals wal_async from the
+	 * first append on (the startup snapshot's mark among them), and
+	 * uv_async_send on a handle not yet initialized crashes. */
+	srv_node_init_handles(s);
 	rc = srv_node_open(s, why, why_cap);
 	if (rc == RP_ERR_CORRUPT && s->cfg.seed_count > 0) {
 		RP_ERROR("%s", why);

@@ -297,6 +297,10 @@ void srv_fatal(srv *s, const char *what, int rc);
 void srv_request_stop(srv *s);
 
 /* node.c */
+/* The loop handles other threads signal (the WAL writer's wal_async, the
+ * snapshot threads' snap_async) and apply_idle; once, before
+ * srv_node_open. */
+void srv_node_init_handles(srv *s);
 int srv_node_open(srv *s, char *why, size_t why_cap);
 void srv_node_close(srv *s);
 void srv_node_drain(srv *s);             /* process every ready batch */
