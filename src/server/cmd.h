@@ -337,6 +337,7 @@ typedef struct {
 	    total_commands, writes, reads, forwarded, uncertain, errors;
 	uint64_t wal_fsyncs, wal_bytes;
 	uint64_t used_memory_rss_bytes;
+	sm_vcache_stats value_cache;
 	const rp_hist *write_latency, *read_latency; /* microseconds; may be NULL */
 } cmd_info;
 /*

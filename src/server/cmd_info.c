@@ -190,6 +190,13 @@ static void build(info_text *t, const cmd_info *in, unsigned want)
 		header(t, "Memory");
 		kv_u64(t, "used_memory_rss", in->used_memory_rss_bytes);
 		kv_human(t, "used_memory_rss_human", in->used_memory_rss_bytes);
+		/* The value cache (--value-cache-bytes): part of the above. */
+		kv_u64(t, "value_cache_max_bytes", in->value_cache.budget_bytes);
+		kv_u64(t, "value_cache_bytes", in->value_cache.used_bytes);
+		kv_u64(t, "value_cache_keys", in->value_cache.entries);
+		kv_u64(t, "value_cache_hits", in->value_cache.hits);
+		kv_u64(t, "value_cache_misses", in->value_cache.misses);
+		kv_u64(t, "value_cache_evictions", in->value_cache.evictions);
 	}
 	if (want & SEC_PERSISTENCE) {
 		header(t, "Persistence");

@@ -136,6 +136,8 @@ static const srv_opt srv_opts[] = {
      "... or when they (held in memory) hold this much"},
     {"wal-segment-bytes", NULL, K_SIZE64, F(wal_segment_bytes), 64 * (int64_t)KIB,
      4 * GIB, 0, G_STORAGE, "BYTES", NULL, "size of one write-ahead log segment"},
+    {"value-cache-bytes", NULL, K_SIZE64, F(value_cache_bytes), 0, 64 * GIB, 0, G_STORAGE,
+     "BYTES", NULL, "values kept in memory for reads; 0 turns the cache off"},
     {"logfile", NULL, K_STR, F(logfile), 0, 0, EMPTY_OK, G_STORAGE, "FILE", "stderr",
      "append the log here; SIGHUP reopens it"},
     {"log-level", NULL, K_LEVEL, F(log_level), 0, 0, 0, G_STORAGE, "LEVEL", NULL,
@@ -1213,6 +1215,7 @@ void srv_config_default(srv_config *cfg)
 	cfg->snapshot_entries = 100000;
 	cfg->snapshot_log_bytes = 64 * (uint64_t)MIB;
 	cfg->wal_segment_bytes = 64 * MIB;
+	cfg->value_cache_bytes = 32 * MIB;
 	cfg->logfile[0] = '\0';
 	strcpy(cfg->log_level, "info");
 	cfg->max_clients = 10000;

@@ -57,6 +57,7 @@ typedef struct {
 	uint64_t snapshot_entries;
 	uint64_t snapshot_log_bytes;
 	uint64_t wal_segment_bytes; /* --wal-segment-bytes, default 64 MiB */
+	uint64_t value_cache_bytes; /* --value-cache-bytes, default 32 MiB; 0 = off */
 	char logfile[SRV_PATH_MAX]; /* --logfile FILE, default "" = stderr */
 	/* --log-level debug|info|warn|error, default info; always stored as one
 	 * of those four names (rp_log_parse_level reads it) */

@@ -1314,6 +1314,8 @@ void srv_fill_info(srv *s, cmd_info *info)
 	size_t rss = 0;
 	if (uv_resident_set_memory(&rss) == 0)
 		info->used_memory_rss_bytes = rss;
+	if (s->sm != NULL)
+		sm_value_cache_stats(s->sm, &info->value_cache);
 	info->write_latency = &s->write_hist;
 	info->read_latency = &s->read_hist;
 }

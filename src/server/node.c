@@ -552,6 +552,7 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	/* The state machine first: its applied index bounds what the log replays. */
 	sm_config_default(&s->smcfg);
 	s->smcfg.max_value_bytes = s->cfg.max_value_bytes;
+	s->smcfg.value_cache_bytes = s->cfg.value_cache_bytes;
 	snprintf(path, sizeof(path), "%s/sm", s->cfg.storage_dir);
 	char smwhy[512] = "";
 	int rc = sm_open_rocks(path, &s->smcfg, &s->sm, smwhy, sizeof(smwhy));

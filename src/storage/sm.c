@@ -22,9 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "storage/sm_archive.h"
 #include "storage/sm_be.h"
+#include "storage/sm_vcache.h"
 #include "util/check.h"
 
 enum {
@@ -75,6 +77,12 @@ struct sm {
 	uint64_t open_group;
 	int failed;
 
+	/* Values of some data keys as a store read would give them now
+	 * (sm_vcache.h); NULL when configured off.  data_put and data_del
+	 * keep it current; whatever changes the store another way (abort,
+	 * install) clears it. */
+	sm_vcache *vcache;
+
 	uint32_t walks_open; /* sm_walk_open minus sm_walk_close */
 	sm_snap_job *snap_job; /* begun and not yet finished */
 };
@@ -111,6 +119,7 @@ void sm_config_default(sm_config *cfg)
 	cfg->max_sessions = SM_MAX_SESSIONS_DEFAULT;
 	cfg->max_snapshot_bytes = (uint64_t)64 << 30;
 	cfg->rocks_write_buffer_bytes = (uint64_t)64 << 20;
+	cfg->value_cache_bytes = (uint64_t)32 << 20;
 	cfg->mem_seed = 1;
 }
 
@@ -318,6 +327,10 @@ int sm_open_be(sm_be *be, const sm_config *cfg, sm **out, char *why, size_t why_
 	sm_buf_init(&m->val);
 	sm_buf_init(&m->val2);
 	sm_buf_init(&m->rec);
+	/* Without memory for it the cache is off; reads go to the store. */
+	uint64_t seed = (uint64_t)(uintptr_t)m;
+	(void)getrandom(&seed, sizeof(seed), GRND_NONBLOCK); /* else the address */
+	m->vcache = sm_vcache_create(cfg->value_cache_bytes, seed);
 	int rc = load_groups(m);
 	if (rc == RP_OK) {
 		bool found = false;
@@ -348,6 +361,7 @@ void sm_close(sm *m)
 	if (m->snap_valid)
 		sm_archive_layout_deinit(&m->snap);
 	m->be->ops->close(m->be);
+	sm_vcache_destroy(m->vcache);
 	free(m->groups);
 	sm_buf_deinit(&m->val);
 	sm_buf_deinit(&m->val2);
@@ -357,10 +371,26 @@ void sm_close(sm *m)
 
 /* --- commands ----------------------------------------------------------------------- */
 
+/* A point read of the data map: from the value cache, else from the store
+ * (and then cached). */
+static int store_get(sm *m, const uint8_t *key, size_t key_size, sm_buf *out, bool *found)
+{
+	const uint8_t *v;
+	size_t n;
+	if (sm_vcache_get(m->vcache, key, key_size, &v, &n)) {
+		*found = true;
+		return sm_buf_set(out, v, n);
+	}
+	int rc = m->be->ops->get(m->be, SM_CF_DATA, key, key_size, out, found);
+	if (rc == RP_OK && *found)
+		sm_vcache_fill(m->vcache, key, key_size, out->data, out->size);
+	return rc;
+}
+
 static int data_get(sm *m, const sm_value *key, sm_buf *out, sm_value *v)
 {
 	bool found = false;
-	int rc = m->be->ops->get(m->be, SM_CF_DATA, key->data, key->size, out, &found);
+	int rc = store_get(m, key->data, key->size, out, &found);
 	if (rc != RP_OK)
 		return rc;
 	/* Checked again after the read: no stored value can be this long. */
@@ -375,14 +405,27 @@ static int data_get(sm *m, const sm_value *key, sm_buf *out, sm_value *v)
 	return RP_OK;
 }
 
+/* Writes go to the cache as they go to the batch: both then say what a
+ * read says until the batch commits or aborts (and an abort clears the
+ * cache). */
 static int data_put(sm *m, const sm_value *key, const uint8_t *v, size_t size)
 {
+	sm_vcache_put(m->vcache, key->data, key->size, v, size);
 	return m->be->ops->put(m->be, SM_CF_DATA, key->data, key->size, v, size);
 }
 
 static int data_del(sm *m, const sm_value *key)
 {
+	sm_vcache_del(m->vcache, key->data, key->size);
 	return m->be->ops->del(m->be, SM_CF_DATA, key->data, key->size);
+}
+
+/* The store's contents changed under the cache: an aborted batch took
+ * writes back, an install replaced everything. */
+static void batch_abort(sm *m)
+{
+	m->be->ops->abort(m->be);
+	sm_vcache_clear(m->vcache);
 }
 
 static bool value_equal(const sm_value *a, const sm_value *b)
@@ -809,7 +852,7 @@ static int batch_commit(sm *m)
 	if (rc == RP_OK)
 		rc = m->be->ops->commit(m->be);
 	if (rc != RP_OK) {
-		m->be->ops->abort(m->be);
+		batch_abort(m);
 		m->failed = rc;
 		return rc;
 	}
@@ -846,7 +889,7 @@ int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
 	}
 	rc = apply_entry(m, group, &st, e, res);
 	if (rc != RP_OK) {
-		m->be->ops->abort(m->be);
+		batch_abort(m);
 		if (m->open_entries > 0)
 			m->failed = rc; /* earlier entries went with the batch */
 		return rc;
@@ -893,7 +936,12 @@ int sm_get(sm *m, const uint8_t *key, size_t key_size, sm_buf *value, bool *foun
 		*found = false;
 		return RP_OK; /* no such key can exist */
 	}
-	return m->be->ops->get(m->be, SM_CF_DATA, key, key_size, value, found);
+	return store_get(m, key, key_size, value, found);
+}
+
+void sm_value_cache_stats(const sm *m, sm_vcache_stats *out)
+{
+	sm_vcache_stats_get(m->vcache, out);
 }
 
 typedef struct {
@@ -1286,6 +1334,7 @@ static int install_finish(sm *m, uint64_t group)
 	    st.applied_index != h->index || st.applied_term != h->term)
 		return RP_ERR_CORRUPT;
 	rc = m->be->ops->install_commit(m->be);
+	sm_vcache_clear(m->vcache); /* even a failed swap may have changed the store */
 	m->inst_active = false; /* committed or dropped by the store */
 	if (rc != RP_OK)
 		return rc;

@@ -27,6 +27,10 @@
  *    durable applied index; sm_snapshot_create returns an index that is
  *    durable, and only up to it may the log prefix be removed.
  *  - Single-threaded: one thread calls into an sm at a time.
+ *  - Point reads (sm_get, and those inside applies) go through a bounded
+ *    value cache (sm_vcache.h, cfg.value_cache_bytes) that sm.c keeps
+ *    equal to what the store would return; nothing outside sm.c writes
+ *    the store, so nothing else has to know.
  *
  * Ownership: sm_open_* returns an sm the caller frees with sm_close.
  * Results (sm_result) are the caller's; values point into them.
@@ -40,6 +44,7 @@
 
 #include "harpoon/harpoon.h"
 #include "storage/sm_cmd.h"
+#include "storage/sm_vcache.h"
 
 enum {
 	SM_MAX_GROUPS = 1024,		 /* groups with state in one sm */
@@ -55,6 +60,7 @@ typedef struct {
 	uint64_t max_snapshot_bytes;	   /* an incoming archive above this is refused */
 	uint64_t rocks_write_buffer_bytes; /* RocksDB memtable size: bounds what is
 					      re-applied from the log after a crash */
+	uint64_t value_cache_bytes; /* values kept for point reads (sm_vcache.h); 0: none */
 	uint64_t mem_seed; /* sm_mem's tree shapes; never changes results */
 } sm_config;
 
@@ -124,6 +130,9 @@ int sm_apply_flush(sm *m);
  * only after the read index is applied).  Copies the value into *value
  * and sets *found; an absent key is found == false, never "". */
 int sm_get(sm *m, const uint8_t *key, size_t key_size, sm_buf *value, bool *found);
+
+/* The value cache's size and counters (all zero when it is off). */
+void sm_value_cache_stats(const sm *m, sm_vcache_stats *out);
 
 /* Called for each key in order; key and value are borrowed for the call.
  * Return 0 to go on, non-zero to stop. */

@@ -101,6 +101,16 @@ for who in "$F" "$L"; do
 		fail "redis-benchmark against node $who" "$out"
 	fi
 done
+# The reads above went through the leader's value cache (INFO memory).
+mem=$(rp_cmd "$L" INFO memory | tr -d '\r')
+hits=$(echo "$mem" | sed -n 's/^value_cache_hits://p')
+ckeys=$(echo "$mem" | sed -n 's/^value_cache_keys://p')
+if [ "${hits:-0}" -gt 1000 ] && [ "${ckeys:-0}" -gt 0 ] &&
+	echo "$mem" | grep -q '^value_cache_max_bytes:33554432$'; then
+	ok "INFO memory: the value cache served reads ($hits hits, $ckeys keys)"
+else
+	fail "INFO memory value cache" "$mem"
+fi
 keys_before=$(rp_cmd "$L" DBSIZE)
 
 # A new node that reuses a voter's id is refused (it would vote with an

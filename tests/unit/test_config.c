@@ -207,6 +207,7 @@ static const struct flag_case flag_cases[] = {
     {"snapshot-entries", "5000", OFF(snapshot_entries), U64, 5000, NULL},
     {"snapshot-log-bytes", "256m", OFF(snapshot_log_bytes), U64, 256ll << 20, NULL},
     {"wal-segment-bytes", "1g", OFF(wal_segment_bytes), U64, 1ll << 30, NULL},
+    {"value-cache-bytes", "0", OFF(value_cache_bytes), U64, 0, NULL},
     {"debug-clock-rate-ppm", "-20000", OFF(debug_clock_rate_ppm), I32, -20000, NULL},
     {"seed-peers", "10.0.0.9:7101", OFF(seed_peers), STR, 0, "10.0.0.9:7101"},
     {"init", "yes", OFF(init), U8B, 1, NULL},
@@ -580,6 +581,7 @@ TEST(ranges)
 	     "10-1000000000000", NULL},
 	    {"snapshot-log-bytes", "64k", "65535", "64g", "68719476737", "64k-64g", NULL},
 	    {"wal-segment-bytes", "64k", "65535", "4g", "4294967297", "64k-4g", NULL},
+	    {"value-cache-bytes", "0", NULL, "64g", "68719476737", "0-64g", NULL},
 	    {"debug-clock-rate-ppm", "-999999", "-1000000", "999999", "1000000",
 	     "-999999 to 999999", NULL},
 	};
@@ -969,6 +971,7 @@ TEST(help_lists_every_option_by_group_with_defaults)
 			       "--snapshot-entries N",
 			       "--snapshot-log-bytes BYTES",
 			       "--wal-segment-bytes BYTES",
+			       "--value-cache-bytes BYTES",
 			       "--debug-unsafe-follower-reads",
 			       "--debug-clock-rate-ppm PPM",
 			       "--config FILE",

@@ -633,6 +633,69 @@ BOTH(append_semantics)
 	fx_done(&f);
 }
 
+/* Every write kind changes what a cached key reads, in and out of a
+ * deferred run: the reads here come from the value cache after the
+ * first (the hit count says so), and must still be the store's values. */
+BOTH(value_cache_follows_every_write)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_cmd c = c_set("k", "one", 0);
+	fx_run(&f, &c);
+	expect_stored(&f, "k", "one"); /* a miss: now cached */
+	expect_stored(&f, "k", "one");
+	c = c_set("k", "two", 0); /* same size: updated in place */
+	fx_run(&f, &c);
+	expect_stored(&f, "k", "two");
+	c = c_append("k", "-three");
+	fx_run(&f, &c);
+	expect_stored(&f, "k", "two-three");
+	c = c_cas("k", "two-three", "4");
+	fx_run(&f, &c);
+	expect_stored(&f, "k", "4");
+	c = c_incr("k", 38);
+	fx_run(&f, &c);
+	expect_stored(&f, "k", "42");
+	sm_value keys[2] = {sv("k"), sv("other")}, values[2] = {sv("from mset"), sv("x")};
+	c = c_mset(keys, values, 2);
+	fx_run(&f, &c);
+	expect_stored(&f, "k", "from mset");
+	c = c_cas("k", "from mset", NULL); /* a CAS to nil deletes */
+	fx_run(&f, &c);
+	expect_stored(&f, "k", NULL);
+	c = c_set("k", "back", 0);
+	fx_run(&f, &c);
+	expect_stored(&f, "k", "back");
+	expect_stored(&f, "k", "back");
+	c = c_del(keys, 1);
+	fx_run(&f, &c);
+	expect_stored(&f, "k", NULL);
+	/* A deferred run: reads see its writes before the flush, and after. */
+	c = c_set("k", "deferred", 0);
+	sm_cmd_limits lim = {f.cfg.max_value_bytes};
+	f.enc.size = 0;
+	CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &f.enc), 0);
+	hp_entry e = {sm_applied_index(f.m, 1) + 1, 1, HP_ENTRY_NORMAL, (uint32_t)f.enc.size,
+		      f.enc.data};
+	expect_stored(&f, "other", "x");
+	CHECK_EQ(sm_apply_deferred(f.m, 1, &e, &f.res), 0);
+	expect_stored(&f, "k", "deferred");
+	expect_stored(&f, "k", "deferred");
+	CHECK_EQ(sm_apply_flush(f.m), 0);
+	expect_stored(&f, "k", "deferred");
+	sm_vcache_stats st;
+	sm_value_cache_stats(f.m, &st);
+	CHECK(st.hits >= 8);
+	CHECK(st.entries >= 2);
+	CHECK_EQ(st.budget_bytes, f.cfg.value_cache_bytes);
+	if (rocks) {
+		fx_reopen(&f); /* a new, empty cache over the same store */
+		expect_stored(&f, "k", "deferred");
+		expect_stored(&f, "other", "x");
+	}
+	fx_done(&f);
+}
+
 BOTH(malformed_noop_and_conf_entries_advance_the_index)
 {
 	fx f;
@@ -1342,6 +1405,31 @@ BOTH(snapshot_transfer_installs_the_same_state)
 	fx_done(&b);
 }
 
+/* An installed snapshot replaces every value, the cached ones too. */
+BOTH(value_cache_is_emptied_by_an_install)
+{
+	fx a, b;
+	fx_open(&a, rocks);
+	fx_open(&b, rocks);
+	sm_cmd c = c_set("k", "leader's", 0);
+	fx_run(&a, &c);
+	c = c_set("gone", "only on the follower", 0);
+	fx_run(&b, &c);
+	c = c_set("k", "follower", 0);
+	fx_run(&b, &c);
+	expect_stored(&b, "k", "follower");
+	expect_stored(&b, "gone", "only on the follower");
+	fill(&a, 31, 20); /* past the follower's index */
+	hp_snapshot_meta meta;
+	CHECK_EQ(sm_snapshot_create(a.m, 1, &meta), 0);
+	CHECK_EQ(transfer(a.m, b.m, 1, 64, false), 0);
+	expect_stored(&b, "k", "leader's");
+	expect_stored(&b, "gone", NULL);
+	CHECK_EQ(digest(b.m), digest(a.m));
+	fx_done(&a);
+	fx_done(&b);
+}
+
 TEST(snapshot_survives_reopen_and_reads_the_same)
 {
 	fx a;
@@ -1663,14 +1751,16 @@ TEST(mem_and_rocks_agree_byte_for_byte_on_5000_random_commands)
  * with scans and digests in the middle of runs (they commit first), and
  * with reads of the open run's own writes.
  */
-static void deferred_matches(bool rocks)
+static void deferred_matches(bool rocks, uint64_t cache_bytes)
 {
 	sm_config cfg;
 	sm_config_default(&cfg);
 	cfg.max_sessions = 5;
 	cfg.max_value_bytes = 600;
+	cfg.value_cache_bytes = cache_bytes;
 	fx d, ref;
 	fx_open_cfg(&d, rocks, &cfg);
+	cfg.value_cache_bytes = 0; /* the reference reads the store only */
 	fx_open_cfg(&ref, false, &cfg);
 	gen *g = malloc(sizeof(*g));
 	gen_init(g, 4321, 400);
@@ -1733,6 +1823,11 @@ static void deferred_matches(bool rocks)
 	CHECK_EQ(s1.session_count, s2.session_count);
 	CHECK_EQ(s1.conf.learner_count, s2.conf.learner_count);
 	CHECK(flushes > 100 && mid_scans > 20 && open_reads > 300);
+	sm_vcache_stats st;
+	sm_value_cache_stats(d.m, &st);
+	CHECK(st.hits > 1000); /* the reads above were the cache's */
+	if (cache_bytes < 65536)
+		CHECK(st.evictions > 100);
 	if (rocks) {
 		/* what was committed is what a reopened store holds */
 		fx_reopen(&d);
@@ -1751,12 +1846,24 @@ static void deferred_matches(bool rocks)
 
 TEST(deferred_applies_match_one_by_one_mem)
 {
-	deferred_matches(false);
+	deferred_matches(false, (uint64_t)32 << 20);
 }
 
 TEST(deferred_applies_match_one_by_one_rocks)
 {
-	deferred_matches(true);
+	deferred_matches(true, (uint64_t)32 << 20);
+}
+
+/* A cache that keeps only some values (1 KiB: values up to 64 bytes, a
+ * few at a time) reads the same as none. */
+TEST(deferred_applies_match_one_by_one_with_an_evicting_value_cache_mem)
+{
+	deferred_matches(false, 1024);
+}
+
+TEST(deferred_applies_match_one_by_one_with_an_evicting_value_cache_rocks)
+{
+	deferred_matches(true, 1024);
 }
 
 /* Snapshots and sm_close commit an open run; a snapshot taken with
