@@ -403,59 +403,65 @@ static int do_walk(const cmd_spec *spec, size_t argc, const struct resp_arg *arg
 
 /* --- single keys ----------------------------------------------------------------- */
 
-static int get_key(sm *m, const struct resp_arg *k, sm_buf *val, bool *found)
+/* val borrows from m until the next read (sm_get_ref): each value goes
+ * into the reply before the next key is read. */
+static int get_key(sm *m, const struct resp_arg *k, sm_value *val)
 {
-	return sm_get(m, (const uint8_t *)k->ptr, k->len, val, found);
+	const uint8_t *v;
+	size_t n;
+	bool found;
+	int rc = sm_get_ref(m, (const uint8_t *)k->ptr, k->len, &v, &n, &found);
+	val->present = found;
+	val->size = (uint32_t)n;
+	val->data = v;
+	return rc;
 }
 
 static int do_keyed(const cmd_spec *spec, size_t argc, const struct resp_arg *argv, sm *m,
 		    int proto, struct resp_out *out)
 {
-	sm_buf val;
-	sm_buf_init(&val);
-	bool found = false;
+	sm_value val = {false, 0, NULL};
 	int rc = 0;
 	switch (spec->id) {
 	case CMD_ID_MGET:
 		/* On a store error cmd_read_exec takes the partial array back. */
 		rc = resp_add_array(out, argc - 1);
 		for (size_t i = 1; i < argc && rc == 0; i++) {
-			rc = get_key(m, &argv[i], &val, &found);
+			rc = get_key(m, &argv[i], &val);
 			if (rc == 0)
-				rc = found ? resp_add_bulk(out, (const char *)val.data,
-							   val.size)
-					   : resp_add_null(out, proto);
+				rc = val.present ? resp_add_bulk(out, (const char *)val.data,
+								 val.size)
+						 : resp_add_null(out, proto);
 		}
 		break;
 	case CMD_ID_EXISTS: {
 		int64_t n = 0;
 		for (size_t i = 1; i < argc && rc == 0; i++) {
-			rc = get_key(m, &argv[i], &val, &found);
-			n += found ? 1 : 0;
+			rc = get_key(m, &argv[i], &val);
+			n += val.present ? 1 : 0;
 		}
 		if (rc == 0)
 			rc = resp_add_int(out, n);
 		break;
 	}
 	default:
-		rc = get_key(m, &argv[1], &val, &found);
+		rc = get_key(m, &argv[1], &val);
 		if (rc != 0)
 			break;
 		if (spec->id == CMD_ID_GET)
-			rc = found ? resp_add_bulk(out, (const char *)val.data, val.size)
-				   : resp_add_null(out, proto);
+			rc = val.present ? resp_add_bulk(out, (const char *)val.data, val.size)
+					 : resp_add_null(out, proto);
 		else if (spec->id == CMD_ID_STRLEN)
-			rc = resp_add_int(out, found ? (int64_t)val.size : 0);
+			rc = resp_add_int(out, val.present ? (int64_t)val.size : 0);
 		else if (spec->id == CMD_ID_TYPE)
-			rc = found ? resp_add_simple(out, "string", 6)
-				   : resp_add_simple(out, "none", 4);
+			rc = val.present ? resp_add_simple(out, "string", 6)
+					 : resp_add_simple(out, "none", 4);
 		else if (spec->id == CMD_ID_TTL || spec->id == CMD_ID_PTTL)
-			rc = resp_add_int(out, found ? -1 : -2);
+			rc = resp_add_int(out, val.present ? -1 : -2);
 		else
 			RP_CHECK(0); /* a READ spec without an executor */
 		break;
 	}
-	sm_buf_deinit(&val);
 	return rc;
 }
 

@@ -57,6 +57,7 @@ struct sm {
 	sm_buf val;
 	sm_buf val2;
 	sm_buf rec;
+	sm_buf read; /* sm_get_ref's value on a cache miss */
 
 	bool snap_valid;
 	sm_archive_layout snap;
@@ -327,6 +328,7 @@ int sm_open_be(sm_be *be, const sm_config *cfg, sm **out, char *why, size_t why_
 	sm_buf_init(&m->val);
 	sm_buf_init(&m->val2);
 	sm_buf_init(&m->rec);
+	sm_buf_init(&m->read);
 	/* Without memory for it the cache is off; reads go to the store. */
 	uint64_t seed = (uint64_t)(uintptr_t)m;
 	(void)getrandom(&seed, sizeof(seed), GRND_NONBLOCK); /* else the address */
@@ -366,13 +368,24 @@ void sm_close(sm *m)
 	sm_buf_deinit(&m->val);
 	sm_buf_deinit(&m->val2);
 	sm_buf_deinit(&m->rec);
+	sm_buf_deinit(&m->read);
 	free(m);
 }
 
 /* --- commands ----------------------------------------------------------------------- */
 
-/* A point read of the data map: from the value cache, else from the store
- * (and then cached). */
+/* A read of the data map from the store, after the value cache missed;
+ * what it finds is cached. */
+static int store_read(sm *m, const uint8_t *key, size_t key_size, sm_buf *out, bool *found)
+{
+	int rc = m->be->ops->get(m->be, SM_CF_DATA, key, key_size, out, found);
+	if (rc == RP_OK && *found)
+		sm_vcache_fill(m->vcache, key, key_size, out->data, out->size);
+	return rc;
+}
+
+/* A point read of the data map into out: from the value cache, else from
+ * the store. */
 static int store_get(sm *m, const uint8_t *key, size_t key_size, sm_buf *out, bool *found)
 {
 	const uint8_t *v;
@@ -381,10 +394,7 @@ static int store_get(sm *m, const uint8_t *key, size_t key_size, sm_buf *out, bo
 		*found = true;
 		return sm_buf_set(out, v, n);
 	}
-	int rc = m->be->ops->get(m->be, SM_CF_DATA, key, key_size, out, found);
-	if (rc == RP_OK && *found)
-		sm_vcache_fill(m->vcache, key, key_size, out->data, out->size);
-	return rc;
+	return store_read(m, key, key_size, out, found);
 }
 
 static int data_get(sm *m, const sm_value *key, sm_buf *out, sm_value *v)
@@ -925,18 +935,38 @@ int sm_apply(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
 /* --- reads
  * ------------------------------------------------------------------------------------ */
 
-int sm_get(sm *m, const uint8_t *key, size_t key_size, sm_buf *value, bool *found)
+int sm_get_ref(sm *m, const uint8_t *key, size_t key_size, const uint8_t **value,
+	       size_t *value_size, bool *found)
 {
 	RP_CHECK(key != NULL || key_size == 0);
-	if (m->failed != RP_OK) {
-		*found = false;
+	*value = NULL;
+	*value_size = 0;
+	*found = false;
+	if (m->failed != RP_OK)
 		return m->failed; /* the cache and the store no longer agree */
-	}
-	if (key_size > SM_KEY_MAX_BYTES) {
-		*found = false;
+	if (key_size > SM_KEY_MAX_BYTES)
 		return RP_OK; /* no such key can exist */
+	if (sm_vcache_get(m->vcache, key, key_size, value, value_size)) {
+		*found = true;
+		return RP_OK;
 	}
-	return store_get(m, key, key_size, value, found);
+	int rc = store_read(m, key, key_size, &m->read, found);
+	if (rc != RP_OK || !*found)
+		return rc;
+	*value = m->read.data;
+	*value_size = m->read.size;
+	return RP_OK;
+}
+
+int sm_get(sm *m, const uint8_t *key, size_t key_size, sm_buf *value, bool *found)
+{
+	const uint8_t *v;
+	size_t n;
+	int rc = sm_get_ref(m, key, key_size, &v, &n, found);
+	value->size = 0;
+	if (rc == RP_OK && *found)
+		rc = sm_buf_set(value, v, n);
+	return rc;
 }
 
 void sm_value_cache_stats(const sm *m, sm_vcache_stats *out)

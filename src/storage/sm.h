@@ -130,6 +130,11 @@ int sm_apply_flush(sm *m);
  * only after the read index is applied).  Copies the value into *value
  * and sets *found; an absent key is found == false, never "". */
 int sm_get(sm *m, const uint8_t *key, size_t key_size, sm_buf *value, bool *found);
+/* The same read without a copy: *value, *value_size borrow from the value
+ * cache or the sm's own buffer, valid until the next call into m (NULL, 0
+ * when not found). */
+int sm_get_ref(sm *m, const uint8_t *key, size_t key_size, const uint8_t **value,
+	       size_t *value_size, bool *found);
 
 /* The value cache's size and counters (all zero when it is off). */
 void sm_value_cache_stats(const sm *m, sm_vcache_stats *out);

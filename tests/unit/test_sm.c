@@ -683,6 +683,17 @@ BOTH(value_cache_follows_every_write)
 	expect_stored(&f, "k", "deferred");
 	CHECK_EQ(sm_apply_flush(f.m), 0);
 	expect_stored(&f, "k", "deferred");
+	/* The borrowed read: from the cache on a hit, the sm's buffer on a
+	 * miss; NULL for an absent key. */
+	const uint8_t *v = NULL;
+	size_t n = 0;
+	bool found = false;
+	CHECK_EQ(sm_get_ref(f.m, (const uint8_t *)"k", 1, &v, &n, &found), 0);
+	CHECK(found);
+	CHECK(n == 8 && memcmp(v, "deferred", 8) == 0);
+	CHECK_EQ(sm_get_ref(f.m, (const uint8_t *)"nope", 4, &v, &n, &found), 0);
+	CHECK(!found);
+	CHECK(v == NULL && n == 0);
 	sm_vcache_stats st;
 	sm_value_cache_stats(f.m, &st);
 	CHECK(st.hits >= 8);
