@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "storage/sm_vcache.h"
 #include "util/check.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -1485,6 +1486,12 @@ int srv_config_check(const srv_config *cfg, char *err, size_t err_cap)
 		    "--heartbeat-ms (%" PRIu32
 		    ") must be less than a third of --lease-ms (%" PRIu32 ")",
 		    cfg->heartbeat_ms, cfg->lease_ms);
+		return RP_ERR_INVALID;
+	}
+	if (cfg->value_cache_bytes > 0 && cfg->value_cache_bytes < SM_VCACHE_BYTES_MIN) {
+		put(err, err_cap,
+		    "--value-cache-bytes (%" PRIu64 ") must be 0 (no cache) or at least 1k",
+		    cfg->value_cache_bytes);
 		return RP_ERR_INVALID;
 	}
 	if (cfg->client_output_limit_bytes <

@@ -1366,8 +1366,10 @@ static int install_finish(sm *m, uint64_t group)
 	rc = m->be->ops->install_commit(m->be);
 	sm_vcache_clear(m->vcache); /* even a failed swap may have changed the store */
 	m->inst_active = false; /* committed or dropped by the store */
-	if (rc != RP_OK)
+	if (rc != RP_OK) {
+		m->failed = rc; /* and may have left it closed: nothing more */
 		return rc;
+	}
 	rc = load_groups(m);
 	if (rc != RP_OK) {
 		m->failed = rc; /* the store changed, the cache is half loaded */

@@ -273,8 +273,9 @@ int sm_snapshot_read_cb(void *ctx, uint64_t group, uint64_t index, uint64_t offs
  * RP_ERR_CORRUPT / RP_ERR_NOSPC for a stream that fails a check or is
  * larger than cfg.max_snapshot_bytes (the transfer is dropped, the old
  * state stays), RP_ERR_IO / RP_ERR_FSYNC from the store: if that came after
- * the swap, the new state is in place on disk but the store is closed;
- * stop the node.
+ * the swap, the new state is in place on disk but the store is closed:
+ * every later call that reads or changes state returns that error; stop
+ * the node.
  */
 int sm_install_chunk(sm *m, uint64_t group, const hp_snap_chunk *chunk);
 

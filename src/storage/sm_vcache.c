@@ -17,8 +17,7 @@
 enum {
 	VC_BUCKETS_MIN = 16,
 	VC_MALLOC_OVERHEAD = 16, /* glibc's per-block header, rounded up */
-	VC_VALUE_MAX = 64 * 1024,
-	VC_BUDGET_MIN = 1024,
+	VC_ENTRY_MAX = 64 * 1024, /* key + value */
 };
 
 typedef struct vc_ent {
@@ -36,7 +35,7 @@ struct sm_vcache {
 	uint64_t budget;
 	uint64_t used; /* entries' costs + the bucket array; <= budget */
 	uint64_t seed;
-	uint64_t value_max;
+	uint64_t entry_max; /* key + value bytes of the largest entry kept */
 	vc_ent **buckets;
 	uint64_t bucket_count; /* a power of two */
 	uint64_t entries;
@@ -75,7 +74,8 @@ static uint64_t vc_hash(uint64_t seed, const uint8_t *p, size_t n)
 		n -= 8;
 	}
 	uint64_t w = 0;
-	memcpy(&w, p, n);
+	if (n > 0)
+		memcpy(&w, p, n);
 	h = rotl64(h ^ (w * k1), 29) * k2;
 	return fmix64(h);
 }
@@ -211,8 +211,8 @@ static void maybe_grow(sm_vcache *c, uint64_t cost)
 static vc_ent *insert(sm_vcache *c, uint64_t h, const uint8_t *key, size_t key_size,
 		      const uint8_t *value, size_t value_size)
 {
-	if (value_size > c->value_max || key_size > UINT32_MAX)
-		return NULL;
+	if (key_size + value_size > c->entry_max)
+		return NULL; /* also bounds cost far below the budget */
 	uint64_t cost = ent_cost(key_size, value_size);
 	maybe_grow(c, cost);
 	make_room(c, cost);
@@ -244,7 +244,7 @@ static vc_ent *insert(sm_vcache *c, uint64_t h, const uint8_t *key, size_t key_s
 
 sm_vcache *sm_vcache_create(uint64_t budget_bytes, uint64_t seed)
 {
-	if (budget_bytes < VC_BUDGET_MIN)
+	if (budget_bytes < SM_VCACHE_BYTES_MIN)
 		return NULL;
 	sm_vcache *c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -258,8 +258,7 @@ sm_vcache *sm_vcache_create(uint64_t budget_bytes, uint64_t seed)
 	c->budget = budget_bytes;
 	c->used = array_cost(c->bucket_count);
 	c->seed = fmix64(seed ^ UINT64_C(0x5851f42d4c957f2d));
-	c->value_max =
-	    budget_bytes / 16 < VC_VALUE_MAX ? budget_bytes / 16 : VC_VALUE_MAX;
+	c->entry_max = budget_bytes / 16 < VC_ENTRY_MAX ? budget_bytes / 16 : VC_ENTRY_MAX;
 	return c;
 }
 

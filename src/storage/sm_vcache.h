@@ -19,8 +19,8 @@
  * ever says "this value" or "ask the store".
  *
  * Bounds: at most budget_bytes, counting keys, values, entry headers, the
- * allocator's per-block overhead and the bucket array.  Values above
- * budget/16 (or 64 KiB) are not cached.  When full, an insert evicts by
+ * allocator's per-block overhead and the bucket array.  A key and value
+ * longer together than budget/16 (or 64 KiB) are not cached.  When full, an insert evicts by
  * CLOCK: a hit sets an entry's reference bit, the hand clears bits and
  * removes the first entry found without one.
  *
@@ -36,6 +36,8 @@
 
 typedef struct sm_vcache sm_vcache;
 
+enum { SM_VCACHE_BYTES_MIN = 1024 }; /* a smaller budget holds nothing */
+
 typedef struct {
 	uint64_t budget_bytes;
 	uint64_t used_bytes; /* <= budget_bytes */
@@ -47,7 +49,7 @@ typedef struct {
 
 /* A cache of at most budget_bytes, its hash keyed by seed (so that keys
  * chosen to collide on one process do not on another).  NULL if
- * budget_bytes is 0 or below what one entry needs, or on no memory: then
+ * budget_bytes is below SM_VCACHE_BYTES_MIN, or on no memory: then
  * nothing is cached.  Free with sm_vcache_destroy (accepts NULL). */
 sm_vcache *sm_vcache_create(uint64_t budget_bytes, uint64_t seed);
 void sm_vcache_destroy(sm_vcache *c);

@@ -668,6 +668,10 @@ TEST(cross_field_rules)
 	      "hold a reply with the largest value",
 	      "--client-output-limit", "64k", "--max-value-bytes", "64k", NULL);
 	ok("--client-output-limit", "65k", "--max-value-bytes", "64k", NULL);
+	fails("--value-cache-bytes (1023) must be 0 (no cache) or at least 1k",
+	      "--value-cache-bytes", "1023", NULL);
+	ok("--value-cache-bytes", "1k", NULL);
+	ok("--value-cache-bytes", "0", NULL);
 }
 
 TEST(check_hand_built_configs)

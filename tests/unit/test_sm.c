@@ -1865,7 +1865,7 @@ TEST(deferred_applies_match_one_by_one_rocks)
 	deferred_matches(true, (uint64_t)32 << 20);
 }
 
-/* A cache that keeps only some values (1 KiB: values up to 64 bytes, a
+/* A cache that keeps only some values (1 KiB: key and value up to 64 bytes, a
  * few at a time) reads the same as none. */
 TEST(deferred_applies_match_one_by_one_with_an_evicting_value_cache_mem)
 {

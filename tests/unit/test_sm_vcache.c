@@ -96,7 +96,7 @@ TEST(a_write_updates_a_cached_key_and_leaves_an_uncached_one_out)
 TEST(off_caches_nothing)
 {
 	CHECK(sm_vcache_create(0, 1) == NULL);
-	CHECK(sm_vcache_create(100, 1) == NULL); /* below one entry's worth */
+	CHECK(sm_vcache_create(SM_VCACHE_BYTES_MIN - 1, 1) == NULL);
 	sm_vcache *c = NULL;			 /* every call accepts the NULL */
 	char buf[8];
 	fill_s(c, "a", "b");
@@ -111,18 +111,26 @@ TEST(off_caches_nothing)
 	sm_vcache_destroy(c);
 }
 
-TEST(a_value_too_large_is_not_cached_and_a_write_that_grows_one_drops_it)
+TEST(an_entry_too_large_is_not_cached_and_a_write_that_grows_one_drops_it)
 {
-	sm_vcache *c = sm_vcache_create(16 * 1024, 3); /* values up to 1 KiB */
+	sm_vcache *c = sm_vcache_create(16 * 1024, 3); /* key + value up to 1 KiB */
 	static uint8_t big[2048];
 	memset(big, 'x', sizeof(big));
+	fill_s(c, "kept", "a small value");
 	sm_vcache_fill(c, u8("big"), 3, big, sizeof(big));
 	const uint8_t *v;
 	size_t n;
 	CHECK(!sm_vcache_get(c, u8("big"), 3, &v, &n));
+	sm_vcache_fill(c, big, sizeof(big), u8("v"), 1); /* a long key counts too */
+	CHECK(!sm_vcache_get(c, big, sizeof(big), &v, &n));
+	CHECK(sm_vcache_get(c, u8("kept"), 4, &v, &n)); /* nothing evicted for them */
 	fill_s(c, "small", "s");
 	sm_vcache_put(c, u8("small"), 5, big, sizeof(big));
 	CHECK(!sm_vcache_get(c, u8("small"), 5, &v, &n)); /* never the old value */
+	sm_vcache_stats st;
+	sm_vcache_stats_get(c, &st);
+	CHECK_EQ(st.evictions, 0);
+	CHECK_EQ(st.entries, 1);
 	sm_vcache_destroy(c);
 }
 
