@@ -16,7 +16,7 @@
 
 enum {
 	VC_BUCKETS_MIN = 16,
-	VC_MALLOC_OVERHEAD = 16, /* glibc's per-block header, rounded up */
+	VC_MALLOC_OVERHEAD = 16,  /* glibc's per-block header, rounded up */
 	VC_ENTRY_MAX = 64 * 1024, /* key + value */
 };
 
@@ -258,7 +258,8 @@ sm_vcache *sm_vcache_create(uint64_t budget_bytes, uint64_t seed)
 	c->budget = budget_bytes;
 	c->used = array_cost(c->bucket_count);
 	c->seed = fmix64(seed ^ UINT64_C(0x5851f42d4c957f2d));
-	c->entry_max = budget_bytes / 16 < VC_ENTRY_MAX ? budget_bytes / 16 : VC_ENTRY_MAX;
+	c->entry_max =
+	    budget_bytes / 16 < VC_ENTRY_MAX ? budget_bytes / 16 : VC_ENTRY_MAX;
 	return c;
 }
 

@@ -97,7 +97,7 @@ TEST(off_caches_nothing)
 {
 	CHECK(sm_vcache_create(0, 1) == NULL);
 	CHECK(sm_vcache_create(SM_VCACHE_BYTES_MIN - 1, 1) == NULL);
-	sm_vcache *c = NULL;			 /* every call accepts the NULL */
+	sm_vcache *c = NULL; /* every call accepts the NULL */
 	char buf[8];
 	fill_s(c, "a", "b");
 	put_s(c, "a", "c");
