@@ -182,6 +182,10 @@ def run(args):
     extra = ["--clock-drift-ppm", str(drift_ppm)]
     if args.unsafe_reads:
         extra.append("--debug-unsafe-follower-reads")
+    if args.snapshot_entries:
+        # Snapshots every few hundred writes: a node that was down or cut
+        # off comes back through an install, under the same faults.
+        extra += ["--snapshot-entries", str(args.snapshot_entries)]
     cluster = netns.NsCluster(args.nodes, os.path.join(out, "nodes"), tag=args.tag,
                               lease_ms=lease_ms, heartbeat_ms=max(20, lease_ms // 10),
                               extra_args=extra, node_args=node_args)
@@ -255,8 +259,25 @@ def run(args):
         print("%d passed, %d failed" % (1 if ok else 0, 0 if ok else 1))
         return 0 if ok else 1
     ok = verdict == "PASS"
+    if args.snapshot_entries:
+        # The point of the option: some node came back through an install.
+        n = count_installs(os.path.join(out, "nodes"))
+        print("snapshot installs (every node's log): %d" % n)
+        if n == 0:
+            print("FAIL: --snapshot-entries %d and no node installed a snapshot"
+                  % args.snapshot_entries)
+            ok = False
     print("%d passed, %d failed" % (1 if ok else 0, 0 if ok else 1))
     return 0 if ok else 1
+
+
+def count_installs(nodes_dir):
+    n = 0
+    for name in sorted(os.listdir(nodes_dir)):
+        if name.startswith("n") and name.endswith(".log"):
+            with open(os.path.join(nodes_dir, name), errors="replace") as f:
+                n += sum(1 for line in f if "installed snapshot" in line)
+    return n
 
 
 def isolate_follower(sched):
@@ -278,6 +299,8 @@ def main():
     r.add_argument("--out")
     r.add_argument("--tag", default="a")
     r.add_argument("--unsafe-reads", action="store_true")
+    r.add_argument("--snapshot-entries", type=int, default=0,
+                   help="pass --snapshot-entries N to every node (0: the default)")
     s = sub.add_parser("stability")
     s.add_argument("--seconds", type=int, default=60)
     s.add_argument("--out")

@@ -2,7 +2,9 @@
 # tests/faults/run_ci.sh — the fault harness's part of `make test` (about 5
 # minutes): the checker's teeth (known bad histories), the namespace
 # harness's self-test, a 90-second campaign over every nemesis on a 3-node
-# cluster that must PASS, a run against nodes started with
+# cluster that must PASS, a 40-second one with a snapshot every 300 entries
+# (so the nodes the faults set back return through installs, read through
+# a value cache that each install empties), a run against nodes started with
 # --debug-unsafe-follower-reads that must FAIL, and a short leader-stability
 # pass (leader changes asserted; throughput reported, not asserted).
 # `make faults` is the long version.  Prints one "N passed, N failed".
@@ -45,6 +47,9 @@ step "namespace harness self-test" $PY tests/faults/test_netns.py
 step "campaign: 90 s, 3 nodes, every nemesis" \
 	$PY tests/faults/campaign.py run --seconds "${FAULT_CI_SECONDS:-90}" --nodes 3 --tag c \
 	--out "$OUT/campaign"
+step "campaign: 40 s, 3 nodes, a snapshot every 300 entries (nodes come back by installs)" \
+	$PY tests/faults/campaign.py run --seconds "${FAULT_CI_SNAP_SECONDS:-40}" --nodes 3 --tag v \
+	--snapshot-entries 300 --out "$OUT/campaign-snap"
 step "teeth: unsafe follower reads must FAIL" \
 	$PY tests/faults/campaign.py run --seconds 20 --nodes 3 --tag t --unsafe-reads \
 	--out "$OUT/teeth"
