@@ -1304,6 +1304,11 @@ static int rocks_prepare(rocks_be *b)
 	rocksdb_writeoptions_set_sync(b->wopts, 0);
 	/* overwrite_keys: reads of the batch see the latest write per key. */
 	b->wb = rocksdb_writebatch_wi_create(0, 1);
+	/* RocksDB's per-thread perf counters off on the store's thread (the
+	 * library's default counts): otherwise every key comparison in a
+	 * memtable search reads two thread-locals, each a __tls_get_addr call
+	 * in the shared library (docs/performance.md). */
+	rocksdb_set_perf_level(rocksdb_disable);
 	return db_open(b);
 }
 
