@@ -22,12 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "storage/sm_archive.h"
 #include "storage/sm_be.h"
 #include "storage/sm_vcache.h"
 #include "util/check.h"
+#include "util/hash.h"
 
 enum {
 	GROUP_KEY_BYTES = 9,
@@ -330,9 +330,7 @@ int sm_open_be(sm_be *be, const sm_config *cfg, sm **out, char *why, size_t why_
 	sm_buf_init(&m->rec);
 	sm_buf_init(&m->read);
 	/* Without memory for it the cache is off; reads go to the store. */
-	uint64_t seed = (uint64_t)(uintptr_t)m;
-	(void)getrandom(&seed, sizeof(seed), GRND_NONBLOCK); /* else the address */
-	m->vcache = sm_vcache_create(cfg->value_cache_bytes, seed);
+	m->vcache = sm_vcache_create(cfg->value_cache_bytes, rp_hash_seed());
 	int rc = load_groups(m);
 	if (rc == RP_OK) {
 		bool found = false;

@@ -1,9 +1,11 @@
 /*
  * sm_rocks.c — the RocksDB store under the state machine (sm_be.h): what a
  * server runs.  Column family "default" holds the user keys, "meta" the
- * applied indexes and the session table; one write batch (with index, so
- * an apply reads its own writes) per commit: one entry (sm_apply) or a run
- * of them (sm_apply_deferred).
+ * applied indexes and the session table; one write batch per commit: one
+ * entry (sm_apply) or a run of them (sm_apply_deferred).  A read inside an
+ * apply sees the batch's own writes through the batch's key index
+ * (sm_overlay.h), which is much cheaper to keep than RocksDB's indexed
+ * batch (docs/performance.md).
  *
  * RocksDB's own WAL is OFF and atomic_flush is ON (docs/storage.md,
  * "Durability"): the consensus log already holds every committed entry, so
@@ -52,8 +54,10 @@
 #include <unistd.h>
 
 #include "storage/sm_be.h"
+#include "storage/sm_overlay.h"
 #include "util/check.h"
 #include "util/crc32c.h"
+#include "util/hash.h"
 
 static const char index_file_name[] = ".rasputin-snapshot";
 static const uint8_t index_magic[8] = {'R', 'A', 'S', 'P', 'S', 'I', 'D', 'X'};
@@ -89,7 +93,8 @@ typedef struct {
 	rocksdb_column_family_handle_t *cf[2];
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
-	rocksdb_writebatch_wi_t *wb;
+	rocksdb_writebatch_t *wb;
+	sm_overlay *ov; /* what wb wrote, by key */
 	/* current snapshot */
 	bool have_snap;
 	uint64_t snap_index;
@@ -311,34 +316,27 @@ static int rocks_get(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size,
 	rocks_be *b = (rocks_be *)be;
 	if (b->db == NULL)
 		return RP_ERR_CLOSED; /* a failed install left it closed */
+	out->size = 0;
+	const uint8_t *v = NULL;
 	size_t len = 0;
-	char *err = NULL;
-	if (rocksdb_writebatch_wi_count(b->wb) == 0) {
-		/* Nothing uncommitted (every read outside an apply): straight
-		 * from the database, the value pinned rather than copied twice. */
-		rocksdb_pinnableslice_t *ps = rocksdb_get_pinned_cf(
-		    b->db, b->ropts, b->cf[cf], (const char *)key, key_size, &err);
-		if (err != NULL)
-			return rocks_fail(b, "rocksdb get", err, RP_ERR_IO);
-		*found = ps != NULL;
-		out->size = 0;
-		if (ps == NULL)
-			return RP_OK;
-		const char *pv = rocksdb_pinnableslice_value(ps, &len);
-		int rc = sm_buf_set(out, pv, len);
-		rocksdb_pinnableslice_destroy(ps);
-		return rc;
+	bool deleted = false;
+	if (sm_overlay_find(b->ov, (uint8_t)cf, key, key_size, &v, &len, &deleted)) {
+		/* The open batch wrote it: its newest write. */
+		*found = !deleted;
+		return deleted ? RP_OK : sm_buf_set(out, v, len);
 	}
-	char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
-	    b->wb, b->db, b->ropts, b->cf[cf], (const char *)key, key_size, &len, &err);
+	/* As committed, the value pinned rather than copied twice. */
+	char *err = NULL;
+	rocksdb_pinnableslice_t *ps = rocksdb_get_pinned_cf(b->db, b->ropts, b->cf[cf],
+							    (const char *)key, key_size, &err);
 	if (err != NULL)
 		return rocks_fail(b, "rocksdb get", err, RP_ERR_IO);
-	*found = v != NULL;
-	out->size = 0;
-	if (v == NULL)
+	*found = ps != NULL;
+	if (ps == NULL)
 		return RP_OK;
-	int rc = sm_buf_set(out, v, len);
-	rocksdb_free(v);
+	const char *pv = rocksdb_pinnableslice_value(ps, &len);
+	int rc = sm_buf_set(out, pv, len);
+	rocksdb_pinnableslice_destroy(ps);
 	return rc;
 }
 
@@ -346,15 +344,21 @@ static int rocks_put(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size,
 		     const uint8_t *value, size_t value_size)
 {
 	rocks_be *b = (rocks_be *)be;
-	rocksdb_writebatch_wi_put_cf(b->wb, b->cf[cf], (const char *)key, key_size,
-				     (const char *)value, value_size);
+	int rc = sm_overlay_put(b->ov, (uint8_t)cf, key, key_size, value, value_size, false);
+	if (rc != RP_OK)
+		return rc;
+	rocksdb_writebatch_put_cf(b->wb, b->cf[cf], (const char *)key, key_size,
+				  (const char *)value, value_size);
 	return RP_OK;
 }
 
 static int rocks_del(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size)
 {
 	rocks_be *b = (rocks_be *)be;
-	rocksdb_writebatch_wi_delete_cf(b->wb, b->cf[cf], (const char *)key, key_size);
+	int rc = sm_overlay_put(b->ov, (uint8_t)cf, key, key_size, NULL, 0, true);
+	if (rc != RP_OK)
+		return rc;
+	rocksdb_writebatch_delete_cf(b->wb, b->cf[cf], (const char *)key, key_size);
 	return RP_OK;
 }
 
@@ -365,17 +369,19 @@ static int rocks_commit(sm_be *be)
 		return RP_ERR_CLOSED; /* a failed install left it closed */
 	char *err = NULL;
 	/* WAL off, no sync: see the top of this file. */
-	rocksdb_write_writebatch_wi(b->db, b->wopts, b->wb, &err);
+	rocksdb_write(b->db, b->wopts, b->wb, &err);
 	if (err != NULL)
 		return rocks_fail(b, "rocksdb write", err, RP_ERR_IO);
-	rocksdb_writebatch_wi_clear(b->wb);
+	rocksdb_writebatch_clear(b->wb);
+	sm_overlay_clear(b->ov);
 	return RP_OK;
 }
 
 static void rocks_abort(sm_be *be)
 {
 	rocks_be *b = (rocks_be *)be;
-	rocksdb_writebatch_wi_clear(b->wb);
+	rocksdb_writebatch_clear(b->wb);
+	sm_overlay_clear(b->ov);
 }
 
 static int rocks_scan(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_size,
@@ -384,7 +390,7 @@ static int rocks_scan(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_si
 	rocks_be *b = (rocks_be *)be;
 	if (b->db == NULL)
 		return RP_ERR_CLOSED; /* a failed install left it closed */
-	RP_CHECK(rocksdb_writebatch_wi_count(b->wb) == 0);
+	RP_CHECK(sm_overlay_count(b->ov) == 0);
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(b->db, b->ropts, b->cf[cf]);
 	if (start_size > 0)
 		rocksdb_iter_seek(it, (const char *)start, start_size);
@@ -425,7 +431,7 @@ static int rocks_walk_open(sm_be *be, sm_cf cf, void **it)
 	*it = NULL;
 	if (b->db == NULL)
 		return RP_ERR_CLOSED;
-	RP_CHECK(rocksdb_writebatch_wi_count(b->wb) == 0);
+	RP_CHECK(sm_overlay_count(b->ov) == 0);
 	rocksdb_iterator_t *i = rocksdb_create_iterator_cf(b->db, b->ropts, b->cf[cf]);
 	rocksdb_iter_seek_to_first(i);
 	*it = i;
@@ -1183,7 +1189,7 @@ static int rocks_install_commit(sm_be *be)
 {
 	rocks_be *b = (rocks_be *)be;
 	RP_CHECK(!b->inst_open);
-	RP_CHECK(rocksdb_writebatch_wi_count(b->wb) == 0);
+	RP_CHECK(sm_overlay_count(b->ov) == 0);
 	char inst[PATH_CAP], live[PATH_CAP];
 	path_of(b, "install", inst);
 	path_of(b, "db", live);
@@ -1234,7 +1240,8 @@ static void rocks_close(sm_be *be)
 	sst_crc_list_clear(&b->inst_crcs);
 	db_close(b);
 	if (b->wb != NULL)
-		rocksdb_writebatch_wi_destroy(b->wb);
+		rocksdb_writebatch_destroy(b->wb);
+	sm_overlay_destroy(b->ov);
 	if (b->ropts != NULL)
 		rocksdb_readoptions_destroy(b->ropts);
 	if (b->wopts != NULL)
@@ -1302,8 +1309,10 @@ static int rocks_prepare(rocks_be *b)
 	b->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_disable_WAL(b->wopts, 1);
 	rocksdb_writeoptions_set_sync(b->wopts, 0);
-	/* overwrite_keys: reads of the batch see the latest write per key. */
-	b->wb = rocksdb_writebatch_wi_create(0, 1);
+	b->wb = rocksdb_writebatch_create();
+	b->ov = sm_overlay_create(rp_hash_seed());
+	if (b->ov == NULL)
+		return RP_ERR_NOMEM;
 	/* RocksDB's per-thread perf counters off on the store's thread (the
 	 * library's default counts): otherwise every key comparison in a
 	 * memtable search reads two thread-locals, each a __tls_get_addr call

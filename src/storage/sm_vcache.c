@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "util/check.h"
+#include "util/hash.h"
 
 enum {
 	VC_BUCKETS_MIN = 16,
@@ -42,43 +43,6 @@ struct sm_vcache {
 	vc_ent *hand; /* NULL iff entries == 0 */
 	uint64_t hits, misses, evictions;
 };
-
-/* --- hashing ---------------------------------------------------------------- */
-
-static uint64_t rotl64(uint64_t x, unsigned r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
-/* A 64-bit finaliser: every input bit moves about half the output bits. */
-static uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t vc_hash(uint64_t seed, const uint8_t *p, size_t n)
-{
-	const uint64_t k1 = UINT64_C(0x9e3779b97f4a7c15);
-	const uint64_t k2 = UINT64_C(0xbf58476d1ce4e5b9);
-	uint64_t h = seed ^ ((uint64_t)n * k1);
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, p, 8);
-		h = rotl64(h ^ (w * k1), 29) * k2;
-		p += 8;
-		n -= 8;
-	}
-	uint64_t w = 0;
-	if (n > 0)
-		memcpy(&w, p, n);
-	h = rotl64(h ^ (w * k1), 29) * k2;
-	return fmix64(h);
-}
 
 /* --- the table and the ring --------------------------------------------------- */
 
@@ -257,7 +221,7 @@ sm_vcache *sm_vcache_create(uint64_t budget_bytes, uint64_t seed)
 	c->bucket_count = VC_BUCKETS_MIN;
 	c->budget = budget_bytes;
 	c->used = array_cost(c->bucket_count);
-	c->seed = fmix64(seed ^ UINT64_C(0x5851f42d4c957f2d));
+	c->seed = rp_mix64(seed ^ UINT64_C(0x5851f42d4c957f2d));
 	c->entry_max =
 	    budget_bytes / 16 < VC_ENTRY_MAX ? budget_bytes / 16 : VC_ENTRY_MAX;
 	return c;
@@ -296,7 +260,7 @@ bool sm_vcache_get(sm_vcache *c, const uint8_t *key, size_t key_size,
 	RP_CHECK(key != NULL || key_size == 0);
 	if (c == NULL)
 		return false;
-	vc_ent *e = *find_link(c, vc_hash(c->seed, key, key_size), key, key_size);
+	vc_ent *e = *find_link(c, rp_hash64(c->seed, key, key_size), key, key_size);
 	if (e == NULL) {
 		c->misses++;
 		return false;
@@ -317,7 +281,7 @@ static void set_value(sm_vcache *c, const uint8_t *key, size_t key_size,
 	RP_CHECK(value != NULL || value_size == 0);
 	if (c == NULL)
 		return;
-	uint64_t h = vc_hash(c->seed, key, key_size);
+	uint64_t h = rp_hash64(c->seed, key, key_size);
 	vc_ent **link = find_link(c, h, key, key_size);
 	vc_ent *e = *link;
 	if (e == NULL) {
@@ -354,7 +318,7 @@ void sm_vcache_del(sm_vcache *c, const uint8_t *key, size_t key_size)
 	RP_CHECK(key != NULL || key_size == 0);
 	if (c == NULL)
 		return;
-	vc_ent **link = find_link(c, vc_hash(c->seed, key, key_size), key, key_size);
+	vc_ent **link = find_link(c, rp_hash64(c->seed, key, key_size), key, key_size);
 	if (*link != NULL)
 		remove_at(c, link);
 }
