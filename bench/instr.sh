@@ -30,8 +30,8 @@ RP_LEASE_MS=3000
 RP_DIR=$(mktemp -d /tmp/rasputin-instr.XXXXXX)
 OUT=$RP_DIR/callgrind.out
 trap 'rp_cleanup; rm -rf "$RP_DIR"/n[0-9]*' EXIT
-printf '#!/bin/sh\nexec valgrind -q --tool=callgrind --callgrind-out-file=%s %s "$@"\n' \
-	"$OUT" "$BIN" >"$RP_DIR/under-callgrind"
+printf '#!/bin/sh\nexec valgrind --log-file=%s --tool=callgrind --callgrind-out-file=%s %s "$@"\n' \
+	"$RP_DIR/valgrind.log" "$OUT" "$BIN" >"$RP_DIR/under-callgrind"
 chmod +x "$RP_DIR/under-callgrind"
 RP_BIN=$RP_DIR/under-callgrind
 rp_start_node 1
