@@ -432,18 +432,46 @@ static void seg_close(wal *w, wal_seg *s)
 
 /*
  * With cfg.spare_segments, the spare thread keeps one zero-filled,
- * synced, full-size file "spare.tmp" ready; a rollover renames it to the
- * new segment's name (then writes the header and syncs file and
- * directory, as for a fresh file).  A crash between the rename and the
- * header leaves a newest segment of zeros, which recovery removes as an
- * unfinished creation; a leftover spare.tmp is not a segment name, and
- * the thread replaces it at open.  State changes under w->lock:
- * NONE -> MAKING (thread) -> READY -> TAKEN (writer, renaming) -> NONE.
+ * synced, full-size file "spare.ready" ready; a rollover renames it to
+ * the new segment's name (then writes the header and syncs file and
+ * directory, as for a fresh file).  The thread makes it as "spare.making"
+ * and renames it "spare.ready" only after its last fdatasync, so a
+ * spare.ready of full size found at open is whole and is kept (a restart
+ * writes no 64 MiB of zeros again).  A crash between the rollover's
+ * rename and the header leaves a newest segment of zeros, which recovery
+ * removes as an unfinished creation; spare.making, a spare.ready of
+ * another size, and "spare.tmp" (the name of a spare in any state before
+ * this rule) are not segment names, and the thread replaces them.  State
+ * changes under w->lock: NONE -> MAKING (thread) -> READY -> TAKEN
+ * (writer, renaming) -> NONE.
  */
+static void spare_file(const wal *w, const char *name, char *out)
+{
+	int n = snprintf(out, FS_PATH_MAX + 1, "%s/%s", w->dir, name);
+	RP_CHECK(n > 0 && n <= FS_PATH_MAX);
+}
+
 static void spare_path(const wal *w, char *out)
 {
-	int n = snprintf(out, FS_PATH_MAX + 1, "%s/spare.tmp", w->dir);
-	RP_CHECK(n > 0 && n <= FS_PATH_MAX);
+	spare_file(w, "spare.ready", out);
+}
+
+static int unlink_if_there(wal *w, const char *path)
+{
+	int rc = fs_unlink(w->vfs, path);
+	return rc == RP_ERR_NOTFOUND ? 0 : rc;
+}
+
+/* Whether path is a file of exactly a segment's size. */
+static bool whole_size(wal *w, const char *path)
+{
+	fs_file *f = NULL;
+	if (fs_open(w->vfs, path, 0, &f) != 0)
+		return false;
+	uint64_t size = 0;
+	int rc = fs_size(w->vfs, f, &size);
+	(void)fs_close(w->vfs, f);
+	return rc == 0 && size == w->cfg.segment_bytes;
 }
 
 static bool spare_stopping(wal *w)
@@ -454,13 +482,21 @@ static bool spare_stopping(wal *w)
 	return stop;
 }
 
-static int spare_make(wal *w)
+/* Makes spare.ready, or finds it whole (*kept). */
+static int spare_make(wal *w, bool *kept)
 {
-	char path[FS_PATH_MAX + 1];
-	spare_path(w, path);
-	int rc = fs_unlink(w->vfs, path);
-	if (rc == RP_ERR_NOTFOUND)
-		rc = 0;
+	char ready[FS_PATH_MAX + 1], path[FS_PATH_MAX + 1], legacy[FS_PATH_MAX + 1];
+	spare_path(w, ready);
+	spare_file(w, "spare.making", path);
+	spare_file(w, "spare.tmp", legacy);
+	*kept = whole_size(w, ready);
+	if (*kept)
+		return 0;
+	int rc = unlink_if_there(w, ready);
+	if (rc == 0)
+		rc = unlink_if_there(w, legacy);
+	if (rc == 0)
+		rc = unlink_if_there(w, path);
 	fs_file *f = NULL;
 	if (rc == 0)
 		rc = fs_open(w->vfs, path, FS_OPEN_CREATE | FS_OPEN_EXCL, &f);
@@ -489,6 +525,8 @@ static int spare_make(wal *w)
 	int crc = fs_close(w->vfs, f);
 	if (rc == 0)
 		rc = crc;
+	if (rc == 0)
+		rc = fs_rename(w->vfs, path, ready); /* whole and synced: its name says so */
 	if (rc != 0)
 		(void)fs_unlink(w->vfs, path);
 	return rc;
@@ -507,10 +545,13 @@ static void *spare_main(void *arg)
 			break;
 		w->spare = SPARE_MAKING;
 		pthread_mutex_unlock(&w->lock);
-		int rc = spare_make(w);
+		bool kept = false;
+		int rc = spare_make(w, &kept);
 		pthread_mutex_lock(&w->lock);
 		w->spare = rc == 0 ? SPARE_READY : SPARE_NONE;
-		if (rc == 0)
+		if (rc == 0 && kept)
+			w->stats.spares_kept++;
+		else if (rc == 0)
 			w->stats.spares_made++;
 		else if (rc != RP_ERR_CLOSED)
 			w->stats.spare_failures++;

@@ -119,7 +119,8 @@ typedef struct {
 	uint32_t max_groups;        /* default 65536 */
 	bool threaded;              /* background writer; false: wal_sync does the IO */
 	/* Threaded only: a second thread writes the next segment's zeros ahead
-	 * of time ("spare.tmp", renamed into place at rollover), so segments
+	 * of time ("spare.ready", renamed into place at rollover, and kept
+	 * across a reopen when whole), so segments
 	 * are written-through, not fallocated.  An fdatasync into a fallocated
 	 * region must also record that its blocks now hold data (a metadata
 	 * write per new block); into zeros already on disk it flushes the data
@@ -237,6 +238,7 @@ typedef struct {
 	uint64_t segments_created;
 	uint64_t segments_deleted;
 	uint64_t spares_made;     /* zero-filled spare segments written */
+	uint64_t spares_kept;     /* whole spares found at open and kept */
 	uint64_t spares_used;     /* segments created from a spare */
 	uint64_t spare_failures;  /* spares that could not be made (retried later) */
 } wal_stats;

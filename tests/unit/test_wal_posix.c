@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -249,7 +250,8 @@ TEST(wal_round_trip_on_disk_threaded)
 
 /* Spare segments (cfg.spare_segments): every rollover, the first segment
  * of the fresh log included, takes the zero-filled spare; the log reads
- * back whole after a reopen; a ready spare of full size is left behind. */
+ * back whole after a reopen; a ready spare of full size is left behind,
+ * and nothing half-made. */
 TEST(wal_spare_segments_are_used_and_read_back)
 {
 	fs *v = fs_posix_create();
@@ -278,15 +280,90 @@ TEST(wal_spare_segments_are_used_and_read_back)
 	CHECK_EQ(st.spare_failures, 0);
 	wal_close(w);
 	char spare[600];
-	snprintf(spare, sizeof(spare), "%s/spare.tmp", dir);
+	snprintf(spare, sizeof(spare), "%s/spare.ready", dir);
 	struct stat sb;
 	CHECK_EQ(stat(spare, &sb), 0);
 	CHECK_EQ((uint64_t)sb.st_size, c.segment_bytes);
+	snprintf(spare, sizeof(spare), "%s/spare.making", dir);
+	CHECK(stat(spare, &sb) != 0);
 	reopen_check_done(v, &c, last, 4);
 }
 
-/* A leftover spare.tmp that is not a whole spare (a crash while it was
- * being made, or junk) is replaced, never renamed into the log. */
+/* Waits until the spare thread has a spare ready (made or kept). */
+static void wait_spare(wal *w, wal_stats *st)
+{
+	for (int t = 0; t < 1000; t++) {
+		wal_get_stats(w, st);
+		if (st->spares_made + st->spares_kept > st->spares_used)
+			return;
+		usleep(10 * 1000);
+	}
+	CHECK(!"no spare after 10 s");
+}
+
+typedef struct {
+	const char *dir;
+	ino_t ino;
+	char found[256]; /* the name of the file with inode ino */
+} ino_ctx;
+
+static int ino_cb(void *ctx, const char *name)
+{
+	ino_ctx *c = ctx;
+	char path[FS_PATH_MAX + 1];
+	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
+	struct stat sb;
+	if (stat(path, &sb) == 0 && sb.st_ino == c->ino)
+		snprintf(c->found, sizeof(c->found), "%s", name);
+	return 0;
+}
+
+/* A whole spare left by a clean close is kept at the next open, not
+ * written again, and the next rollover takes it: the same file. */
+TEST(wal_whole_spare_is_kept_across_a_reopen)
+{
+	fs *v = fs_posix_create();
+	make_base();
+	char dir[512], spare[600];
+	path_in(dir, sizeof(dir), "wal");
+	snprintf(spare, sizeof(spare), "%s/spare.ready", dir);
+	wal_config c;
+	wal *w = open_threaded(v, dir, true, &c);
+	uint64_t last[4] = {0};
+	wal_stats st;
+	append_rounds(w, last, 100, 900);
+	CHECK_EQ(wal_sync(w), 0);
+	wait_spare(w, &st);
+	wal_close(w);
+	struct stat before;
+	CHECK_EQ(stat(spare, &before), 0);
+
+	w = open_threaded(v, dir, true, &c);
+	wait_spare(w, &st);
+	CHECK_EQ(st.spares_kept, 1);
+	CHECK_EQ(st.spares_made, 0);
+	uint64_t segments = st.segments_created;
+	/* past the next rollover, which takes the kept spare */
+	while (st.segments_created == segments) {
+		append_rounds(w, last, 20, 900);
+		CHECK_EQ(wal_sync(w), 0);
+		wal_get_stats(w, &st);
+	}
+	CHECK_EQ(st.spares_used, 1);
+	CHECK_EQ(st.spare_failures, 0);
+	wal_close(w);
+	ino_ctx ic = {dir, before.st_ino, ""};
+	CHECK_EQ(fs_list(v, dir, ino_cb, &ic), 0);
+	/* the kept spare's file is a segment now */
+	CHECK(ic.found[0] != '\0');
+	CHECK(strncmp(ic.found, "spare", 5) != 0);
+	reopen_check_done(v, &c, last, 2);
+}
+
+/* Leftovers that are not a whole spare are replaced, never renamed into
+ * the log: a spare.ready of another size (junk, or a spare made for
+ * another segment size), a spare.making (a crash while it was made) and a
+ * spare.tmp (the name of any spare before spares were kept). */
 TEST(wal_leftover_spare_is_replaced)
 {
 	fs *v = fs_posix_create();
@@ -294,13 +371,16 @@ TEST(wal_leftover_spare_is_replaced)
 	char dir[512];
 	path_in(dir, sizeof(dir), "wal");
 	CHECK_EQ(mkdir(dir, 0755), 0);
+	static const char *const junk[] = {"spare.ready", "spare.making", "spare.tmp"};
 	char spare[600];
-	snprintf(spare, sizeof(spare), "%s/spare.tmp", dir);
-	FILE *f = fopen(spare, "w");
-	CHECK(f != NULL);
-	for (int i = 0; i < 5000; i++)
-		fputc(0xff, f);
-	fclose(f);
+	for (int j = 0; j < 3; j++) {
+		snprintf(spare, sizeof(spare), "%s/%s", dir, junk[j]);
+		FILE *f = fopen(spare, "w");
+		CHECK(f != NULL);
+		for (int i = 0; i < 5000; i++)
+			fputc(0xff, f);
+		fclose(f);
+	}
 	wal_config c;
 	wal *w = open_threaded(v, dir, true, &c);
 	uint64_t last[4] = {0};
@@ -309,7 +389,17 @@ TEST(wal_leftover_spare_is_replaced)
 	wal_stats st;
 	wal_get_stats(w, &st);
 	CHECK(st.spares_used >= 1);
+	CHECK_EQ(st.spares_kept, 0);
+	wait_spare(w, &st);
 	wal_close(w);
+	struct stat sb;
+	snprintf(spare, sizeof(spare), "%s/spare.ready", dir);
+	CHECK_EQ(stat(spare, &sb), 0);
+	CHECK_EQ((uint64_t)sb.st_size, c.segment_bytes);
+	snprintf(spare, sizeof(spare), "%s/spare.making", dir);
+	CHECK(stat(spare, &sb) != 0);
+	snprintf(spare, sizeof(spare), "%s/spare.tmp", dir);
+	CHECK(stat(spare, &sb) != 0);
 	/* what is read back is the log, not the junk */
 	c.spare_segments = false;
 	c.threaded = false;
