@@ -334,23 +334,27 @@ static void forward(srv *s, srv_req *r)
 
 /* ---------------------------------------------------------------- writes */
 
+/* The proposal buffer is kept between writes (no allocation per write),
+ * but not at the size of one large write. */
+enum { ENTRY_BUF_KEEP_BYTES = 64 * 1024 };
+
 static void propose_cmd(srv *s, srv_req *r)
 {
-	sm_buf entry;
-	sm_buf_init(&entry);
+	sm_buf *entry = &s->entry_buf;
 	resp_out_reset(&r->reply);
-	int rc = cmd_write_build(r->spec, r->argc, r->argv, r->client, r->seq, &s->lim, &entry,
+	int rc = cmd_write_build(r->spec, r->argc, r->argv, r->client, r->seq, &s->lim, entry,
 	                         &r->plan, &r->reply);
+	uint64_t index = 0, term = 0;
+	int hrc = rc != 0 ? HP_OK
+	                  : hp_propose(s->core, srv_now_us(s), entry->data, (uint32_t)entry->size,
+	                               &index, &term); /* it copies the entry */
+	if (entry->cap > ENTRY_BUF_KEEP_BYTES)
+		sm_buf_deinit(entry);
 	if (rc != 0) {
-		sm_buf_deinit(&entry);
 		s->errors++;
 		srv_req_finish(s, r); /* the error reply is in r->reply */
 		return;
 	}
-	uint64_t index = 0, term = 0;
-	int hrc = hp_propose(s->core, srv_now_us(s), entry.data, (uint32_t)entry.size, &index,
-	                     &term);
-	sm_buf_deinit(&entry);
 	switch (hrc) {
 	case HP_OK:
 		r->index = index;

@@ -677,6 +677,7 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 	RP_CHECK(s->cursors != NULL);
 	cmd_cursors_set_limits(s->cursors, &s->lim);
 	sm_result_init(&s->result);
+	sm_buf_init(&s->entry_buf);
 	addr_load(s);
 	hp_get_status(s->core, srv_now_us(s), &s->st);
 	RP_INFO("consensus state: term %llu, commit %llu, log %llu..%llu, applied %llu, %u voters, "
@@ -712,6 +713,7 @@ void srv_node_close(srv *s)
 	sm_close(s->sm);
 	s->sm = NULL;
 	sm_result_deinit(&s->result);
+	sm_buf_deinit(&s->entry_buf);
 	cmd_cursors_destroy(s->cursors);
 	s->cursors = NULL;
 	fs_destroy(s->vfs);

@@ -254,6 +254,7 @@ struct srv {
 	size_t fwd_barrier_count;
 	uint64_t fwd_barrier_floor;
 	sm_result result;
+	sm_buf entry_buf;    /* the encoded entry being proposed (reused) */
 	peer_buf fbuf;       /* scratch frame buffer */
 	peer_scratch scratch;
 	/* address book */
