@@ -588,7 +588,10 @@ int srv_node_open(srv *s, char *why, size_t why_cap)
 		RP_WARN("recovery cut a torn tail of the log (%llu bytes, %llu records of an "
 		        "incomplete batch)",
 		        (unsigned long long)rep.torn_bytes, (unsigned long long)rep.dropped_records);
+	/* Both as this log has them (an open retried after a log was moved
+	 * aside starts clean). */
 	atomic_store(&s->wal_durable, wal_durable_seq(s->wal));
+	atomic_store(&s->wal_rc, 0);
 	RP_INFO("log recovered: %u segments, %llu records, last seq %llu", rep.segments,
 	        (unsigned long long)rep.records, (unsigned long long)rep.last_seq);
 
