@@ -345,9 +345,10 @@ static void propose_cmd(srv *s, srv_req *r)
 	int rc = cmd_write_build(r->spec, r->argc, r->argv, r->client, r->seq, &s->lim, entry,
 	                         &r->plan, &r->reply);
 	uint64_t index = 0, term = 0;
-	int hrc = rc != 0 ? HP_OK
-	                  : hp_propose(s->core, srv_now_us(s), entry->data, (uint32_t)entry->size,
-	                               &index, &term); /* it copies the entry */
+	int hrc = HP_OK;
+	if (rc == 0) /* hp_propose copies the entry */
+		hrc = hp_propose(s->core, srv_now_us(s), entry->data, (uint32_t)entry->size,
+		                 &index, &term);
 	if (entry->cap > ENTRY_BUF_KEEP_BYTES)
 		sm_buf_deinit(entry);
 	if (rc != 0) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/sm_cmd.h"
 #include "util/check.h"
 #include "util/err.h"
 #include "util/hash.h"
@@ -40,11 +41,9 @@ struct sm_overlay {
 	uint64_t seed;
 	ov_slot *slots;
 	uint64_t slot_count; /* a power of two; 0 until the first put */
-	uint64_t used;	     /* slots in use */
-	uint64_t writes;     /* since the last clear */
+	uint64_t used;	     /* slots in use: keys written since the last clear */
 	uint32_t gen;	     /* never 0 */
-	uint8_t *arena;
-	uint64_t arena_size, arena_cap;
+	sm_buf arena;	     /* the records */
 };
 
 sm_overlay *sm_overlay_create(uint64_t seed)
@@ -62,7 +61,7 @@ void sm_overlay_destroy(sm_overlay *o)
 	if (o == NULL)
 		return;
 	free(o->slots);
-	free(o->arena);
+	sm_buf_deinit(&o->arena);
 	free(o);
 }
 
@@ -75,7 +74,7 @@ static uint64_t key_hash(const sm_overlay *o, uint8_t cf, const uint8_t *key,
 static ov_rec rec_at(const sm_overlay *o, uint64_t off)
 {
 	ov_rec r;
-	memcpy(&r, o->arena + off, sizeof(r));
+	memcpy(&r, o->arena.data + off, sizeof(r));
 	return r;
 }
 
@@ -93,7 +92,7 @@ static ov_slot *probe(const sm_overlay *o, uint64_t h, uint8_t cf, const uint8_t
 		ov_rec r = rec_at(o, s->off);
 		if (r.cf == cf && r.key_size == key_size &&
 		    (key_size == 0 ||
-		     memcmp(o->arena + s->off + sizeof(r), key, key_size) == 0))
+		     memcmp(o->arena.data + s->off + sizeof(r), key, key_size) == 0))
 			return s;
 	}
 }
@@ -119,26 +118,6 @@ static int rehash(sm_overlay *o, uint64_t n)
 	return RP_OK;
 }
 
-static int arena_reserve(sm_overlay *o, uint64_t more)
-{
-	if (o->arena_cap - o->arena_size >= more)
-		return RP_OK;
-	uint64_t cap = o->arena_cap ? o->arena_cap : 4096;
-	while (cap - o->arena_size < more) {
-		if (cap > UINT64_MAX / 2)
-			return RP_ERR_NOMEM;
-		cap *= 2;
-	}
-	if (cap > SIZE_MAX)
-		return RP_ERR_NOMEM;
-	uint8_t *p = realloc(o->arena, (size_t)cap);
-	if (p == NULL)
-		return RP_ERR_NOMEM;
-	o->arena = p;
-	o->arena_cap = cap;
-	return RP_OK;
-}
-
 int sm_overlay_put(sm_overlay *o, uint8_t cf, const uint8_t *key, size_t key_size,
 		   const uint8_t *value, size_t value_size, bool del)
 {
@@ -152,18 +131,15 @@ int sm_overlay_put(sm_overlay *o, uint8_t cf, const uint8_t *key, size_t key_siz
 		if (rc != RP_OK)
 			return rc;
 	}
-	uint64_t need = sizeof(ov_rec) + (uint64_t)key_size + (uint64_t)value_size;
-	int rc = arena_reserve(o, need);
+	int rc = sm_buf_reserve(&o->arena, sizeof(ov_rec) + key_size + value_size);
 	if (rc != RP_OK)
 		return rc;
-	uint64_t off = o->arena_size;
+	uint64_t off = o->arena.size;
 	ov_rec r = {(uint32_t)key_size, (uint32_t)value_size, cf, del ? 1 : 0};
-	uint8_t *p = o->arena + off;
-	memcpy(p, &r, sizeof(r));
-	if (key_size > 0)
-		memcpy(p + sizeof(r), key, key_size);
-	if (value_size > 0)
-		memcpy(p + sizeof(r) + key_size, value, value_size);
+	/* cannot fail now: the room is there */
+	(void)sm_buf_append(&o->arena, &r, sizeof(r));
+	(void)sm_buf_append(&o->arena, key, key_size);
+	(void)sm_buf_append(&o->arena, value, value_size);
 	uint64_t h = key_hash(o, cf, key, key_size);
 	ov_slot *s = probe(o, h, cf, key, key_size);
 	if (s->gen != o->gen) {
@@ -172,8 +148,6 @@ int sm_overlay_put(sm_overlay *o, uint8_t cf, const uint8_t *key, size_t key_siz
 		o->used++;
 	}
 	s->off = off; /* probe compared keys in the arena: move only now */
-	o->arena_size += need;
-	o->writes++;
 	return RP_OK;
 }
 
@@ -187,26 +161,22 @@ bool sm_overlay_find(const sm_overlay *o, uint8_t cf, const uint8_t *key, size_t
 		return false;
 	ov_rec r = rec_at(o, s->off);
 	*deleted = r.del != 0;
-	*value = o->arena + s->off + sizeof(r) + r.key_size;
+	*value = o->arena.data + s->off + sizeof(r) + r.key_size;
 	*value_size = r.value_size;
 	return true;
 }
 
-uint64_t sm_overlay_count(const sm_overlay *o)
+uint64_t sm_overlay_keys(const sm_overlay *o)
 {
-	return o->writes;
+	return o->used;
 }
 
 void sm_overlay_clear(sm_overlay *o)
 {
 	o->used = 0;
-	o->writes = 0;
-	o->arena_size = 0;
-	if (o->arena_cap > OV_ARENA_KEEP) {
-		free(o->arena);
-		o->arena = NULL;
-		o->arena_cap = 0;
-	}
+	o->arena.size = 0;
+	if (o->arena.cap > OV_ARENA_KEEP)
+		sm_buf_deinit(&o->arena);
 	if (o->slot_count > OV_SLOTS_KEEP) {
 		free(o->slots);
 		o->slots = NULL;
@@ -224,5 +194,5 @@ void sm_overlay_clear(sm_overlay *o)
 
 uint64_t sm_overlay_bytes(const sm_overlay *o)
 {
-	return o->slot_count * sizeof(ov_slot) + o->arena_cap;
+	return o->slot_count * sizeof(ov_slot) + o->arena.cap;
 }

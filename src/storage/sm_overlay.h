@@ -33,8 +33,8 @@ int sm_overlay_put(sm_overlay *o, uint8_t cf, const uint8_t *key, size_t key_siz
 bool sm_overlay_find(const sm_overlay *o, uint8_t cf, const uint8_t *key, size_t key_size,
 		     const uint8_t **value, size_t *value_size, bool *deleted);
 
-/* Writes recorded since the last clear. */
-uint64_t sm_overlay_count(const sm_overlay *o);
+/* Keys (family and key) written since the last clear. */
+uint64_t sm_overlay_keys(const sm_overlay *o);
 
 /* Forgets every write (after the batch's commit or abort). */
 void sm_overlay_clear(sm_overlay *o);

@@ -390,7 +390,7 @@ static int rocks_scan(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_si
 	rocks_be *b = (rocks_be *)be;
 	if (b->db == NULL)
 		return RP_ERR_CLOSED; /* a failed install left it closed */
-	RP_CHECK(sm_overlay_count(b->ov) == 0);
+	RP_CHECK(sm_overlay_keys(b->ov) == 0);
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(b->db, b->ropts, b->cf[cf]);
 	if (start_size > 0)
 		rocksdb_iter_seek(it, (const char *)start, start_size);
@@ -431,7 +431,7 @@ static int rocks_walk_open(sm_be *be, sm_cf cf, void **it)
 	*it = NULL;
 	if (b->db == NULL)
 		return RP_ERR_CLOSED;
-	RP_CHECK(sm_overlay_count(b->ov) == 0);
+	RP_CHECK(sm_overlay_keys(b->ov) == 0);
 	rocksdb_iterator_t *i = rocksdb_create_iterator_cf(b->db, b->ropts, b->cf[cf]);
 	rocksdb_iter_seek_to_first(i);
 	*it = i;
@@ -1189,7 +1189,7 @@ static int rocks_install_commit(sm_be *be)
 {
 	rocks_be *b = (rocks_be *)be;
 	RP_CHECK(!b->inst_open);
-	RP_CHECK(sm_overlay_count(b->ov) == 0);
+	RP_CHECK(sm_overlay_keys(b->ov) == 0);
 	char inst[PATH_CAP], live[PATH_CAP];
 	path_of(b, "install", inst);
 	path_of(b, "db", live);
@@ -1311,8 +1311,10 @@ static int rocks_prepare(rocks_be *b)
 	rocksdb_writeoptions_set_sync(b->wopts, 0);
 	b->wb = rocksdb_writebatch_create();
 	b->ov = sm_overlay_create(rp_hash_seed());
-	if (b->ov == NULL)
+	if (b->ov == NULL) {
+		sm_be_set_error(&b->base, "the write batch's key index", "out of memory");
 		return RP_ERR_NOMEM;
+	}
 	/* RocksDB's per-thread perf counters off on the store's thread (the
 	 * library's default counts): otherwise every key comparison in a
 	 * memtable search reads two thread-locals, each a __tls_get_addr call

@@ -20,9 +20,9 @@
  *
  * Bounds: at most budget_bytes, counting keys, values, entry headers, the
  * allocator's per-block overhead and the bucket array.  A key and value
- * longer together than budget/16 (or 64 KiB) are not cached.  When full, an insert evicts
- * by CLOCK: a hit sets an entry's reference bit, the hand clears bits and removes the
- * first entry found without one.
+ * longer together than budget/16 (or 64 KiB) are not cached.  When full,
+ * an insert evicts by CLOCK: a hit sets an entry's reference bit, the hand
+ * clears bits and removes the first entry found without one.
  *
  * Single-threaded, like the sm that owns it.  A NULL cache (budget 0) is
  * accepted everywhere and caches nothing.

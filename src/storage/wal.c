@@ -729,9 +729,7 @@ static int delete_segments(wal *w)
 		seg_close(w, &victim);
 		char path[FS_PATH_MAX + 1];
 		wal_seg_path(w, victim.first_seq, path);
-		rc = fs_unlink(w->vfs, path);
-		if (rc == RP_ERR_NOTFOUND)
-			rc = 0;
+		rc = unlink_if_there(w, path);
 		if (rc != 0)
 			break;
 		deleted++;
