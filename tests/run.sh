@@ -63,6 +63,7 @@ run_suite "cluster: kill -9 of the leader under load, linearizability" ./tests/c
 run_suite "cluster: a bulk load of 1,000,000 keys keeps its leader" ./tests/cluster/test_bulk_load.sh
 run_suite "cluster: snapshots by the log's bytes, beside the loop" ./tests/cluster/test_snapshots.sh
 run_suite "cluster: a read waits for its own connection's writes only" ./tests/cluster/test_reads.sh
+run_suite "cluster: the loop polls after messages, and sleeps when idle" ./tests/cluster/test_idle_poll.sh
 run_suite "bench tools: probe and rpload measure" ./tests/bench/test_tools.sh
 run_suite "faults: nemeses on real processes in network namespaces" ./tests/faults/run_ci.sh
 

@@ -380,6 +380,7 @@ static void conn_read_start(srv_conn *c)
 static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	srv_conn *c = st->data;
+	srv_note_activity(c->s);
 	if (nread < 0) {
 		conn_close(c);
 		return;

@@ -127,6 +127,8 @@ static const srv_opt srv_opts[] = {
      "port for clients (Redis protocol)"},
     {"requirepass", NULL, K_STR, F(requirepass), 0, 0, EMPTY_OK, G_NETWORK, "PASS",
      "none", "clients must AUTH; argv is public, so prefer --config"},
+    {"idle-poll-us", NULL, K_U32, F(idle_poll_us), 0, 10000, 0, G_NETWORK, "US", NULL,
+     "after a message, poll this long before sleeping; 0: sleep at once"},
     /* Storage and logs */
     {"storage-dir", "data-dir", K_STR, F(storage_dir), 0, 0, 0, G_STORAGE, "DIR", NULL,
      "where the log and the data live; alias --data-dir"},
@@ -1217,6 +1219,7 @@ void srv_config_default(srv_config *cfg)
 	cfg->snapshot_log_bytes = 64 * (uint64_t)MIB;
 	cfg->wal_segment_bytes = 64 * MIB;
 	cfg->value_cache_bytes = 32 * MIB;
+	cfg->idle_poll_us = 200;
 	cfg->logfile[0] = '\0';
 	strcpy(cfg->log_level, "info");
 	cfg->max_clients = 10000;

@@ -48,6 +48,9 @@ typedef struct {
 	uint16_t peer_port;    /* --peer-port, default 7101; != cli_port */
 	uint16_t cli_port;     /* --cli-port, default 7001 */
 	char requirepass[512]; /* --requirepass PASS: clients must AUTH; "" = none */
+	/* --idle-poll-us, default 200, 0..10000: after a loop turn that handled
+	 * a message, poll this long before blocking (server/idle_poll.h) */
+	uint32_t idle_poll_us;
 
 	/* Storage and logs */
 	/* --storage-dir DIR (alias --data-dir), default ./rasputin-data */

@@ -1316,6 +1316,9 @@ void srv_fill_info(srv *s, cmd_info *info)
 		wal_get_stats(s->wal, &ws);
 	info->wal_fsyncs = ws.fdatasyncs;
 	info->wal_bytes = ws.bytes_written;
+	info->idle_poll_us = s->cfg.idle_poll_us;
+	info->idle_poll_windows = s->ipoll.windows;
+	info->idle_poll_catches = s->ipoll.catches;
 	size_t rss = 0;
 	if (uv_resident_set_memory(&rss) == 0)
 		info->used_memory_rss_bytes = rss;

@@ -264,6 +264,7 @@ static void node_wal_durable_cb(void *ctx, uint64_t durable_seq, int rc)
 static void wal_async_cb(uv_async_t *h)
 {
 	srv *s = h->data;
+	srv_note_activity(s);
 	srv_node_wal_durable(s);
 }
 

@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,28 @@ static void slow_cb(uv_timer_t *t)
 	}
 }
 
+/* Runs before each wait while polling: an active idle handle makes that
+ * wait return at once; on an empty turn any other runnable thread goes
+ * first. */
+static void ipoll_idle_cb(uv_idle_t *h)
+{
+	srv *s = h->data;
+	if (s->ipoll.quiet)
+		sched_yield();
+}
+
+/* After every poll: open, extend or close the polling window. */
+static void ipoll_check_cb(uv_check_t *h)
+{
+	srv *s = h->data;
+	bool was = s->ipoll.polling;
+	bool polling = idle_poll_turn(&s->ipoll, s->activity, uv_hrtime());
+	if (polling && !was)
+		uv_idle_start(&s->ipoll_idle, ipoll_idle_cb);
+	else if (!polling && was)
+		uv_idle_stop(&s->ipoll_idle);
+}
+
 static void prepare_cb(uv_prepare_t *p)
 {
 	srv *s = p->data;
@@ -122,6 +145,7 @@ static void peer_frame_cb(void *ctx, peer_conn *c, uint64_t from, uint8_t type,
 	srv *s = ctx;
 	if (s->stopping == 2)
 		return;
+	srv_note_activity(s);
 	if (!frame_allowed(s, c, from, type)) {
 		if (s->foreign_frames++ % 1000 == 0)
 			RP_WARN("ignoring frames from n%llu: it belongs to another cluster, or is not "
@@ -194,6 +218,8 @@ static void stop_now(srv *s)
 	close_handle((uv_handle_t *)&s->tick_timer);
 	close_handle((uv_handle_t *)&s->slow_timer);
 	close_handle((uv_handle_t *)&s->prepare);
+	close_handle((uv_handle_t *)&s->ipoll_check);
+	close_handle((uv_handle_t *)&s->ipoll_idle);
 	close_handle((uv_handle_t *)&s->sig_term);
 	close_handle((uv_handle_t *)&s->sig_int);
 	close_handle((uv_handle_t *)&s->sig_hup);
@@ -319,6 +345,12 @@ static int start(srv *s, char *why, size_t why_cap)
 	uv_prepare_init(s->loop, &s->prepare);
 	s->prepare.data = s;
 	uv_prepare_start(&s->prepare, prepare_cb);
+	idle_poll_init(&s->ipoll, s->cfg.idle_poll_us);
+	uv_idle_init(s->loop, &s->ipoll_idle);
+	uv_check_init(s->loop, &s->ipoll_check);
+	s->ipoll_idle.data = s->ipoll_check.data = s;
+	if (s->cfg.idle_poll_us > 0)
+		uv_check_start(&s->ipoll_check, ipoll_check_cb);
 	uv_signal_init(s->loop, &s->sig_term);
 	uv_signal_init(s->loop, &s->sig_int);
 	uv_signal_init(s->loop, &s->sig_hup);

@@ -36,6 +36,7 @@
 #include "net/resp.h"
 #include "server/cmd.h"
 #include "server/config.h"
+#include "server/idle_poll.h"
 #include "storage/fs.h"
 #include "storage/sm.h"
 #include "storage/wal.h"
@@ -278,6 +279,14 @@ struct srv {
 	uv_timer_t tick_timer;
 	uv_timer_t slow_timer;   /* 50 ms: timeouts, joins, promotion */
 	uv_prepare_t prepare;    /* end of loop turn: flush read batches */
+	/* Polling before sleeping (idle_poll.h): activity counts the messages
+	 * handled (srv_note_activity); a check hook after every poll feeds it
+	 * to ipoll, and ipoll_idle, active while polling, keeps the loop's
+	 * waits from blocking and yields the CPU on empty turns. */
+	uint64_t activity;
+	idle_poll ipoll;
+	uv_check_t ipoll_check;
+	uv_idle_t ipoll_idle;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int stopping; /* 0 running, 1 handing leadership over, 2 closing */
 	uint64_t stop_deadline_us;
@@ -292,6 +301,12 @@ struct srv {
 };
 
 /* server.c */
+/* A client read, a peer frame or a durable log round: the loop polls a
+ * while after it (idle_poll.h). */
+static inline void srv_note_activity(srv *s)
+{
+	s->activity++;
+}
 uint64_t srv_now_us(const srv *s);      /* the node's (possibly skewed) monotonic clock */
 uint64_t srv_mono_us(void);             /* the real monotonic clock, for latencies */
 void srv_fatal(srv *s, const char *what, int rc);

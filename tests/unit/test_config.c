@@ -137,6 +137,7 @@ TEST(defaults)
 	CHECK(!d.init);
 	CHECK_EQ(d.replication_factor, 3);
 	CHECK(strcmp(d.requirepass, "") == 0);
+	CHECK_EQ(d.idle_poll_us, 200);
 	CHECK_EQ(d.max_clients, 10000);
 	CHECK_EQ(d.max_value_bytes, 1 << 20);
 	CHECK_EQ(d.client_output_limit_bytes, 64ull << 20);
@@ -194,6 +195,7 @@ static const struct flag_case flag_cases[] = {
     {"log-level", "DEBUG", OFF(log_level), STR, 0, "debug"},
     {"replication-factor", "5", OFF(replication_factor), U32, 5, NULL},
     {"requirepass", "s3cret pass", OFF(requirepass), STR, 0, "s3cret pass"},
+    {"idle-poll-us", "0", OFF(idle_poll_us), U32, 0, NULL},
     {"max-clients", "77", OFF(max_clients), U32, 77, NULL},
     {"max-value-bytes", "2m", OFF(max_value_bytes), U32, 2 << 20, NULL},
     {"client-output-limit", "128MB", OFF(client_output_limit_bytes), U64, 128ll << 20,
@@ -582,6 +584,7 @@ TEST(ranges)
 	    {"snapshot-log-bytes", "64k", "65535", "64g", "68719476737", "64k-64g", NULL},
 	    {"wal-segment-bytes", "64k", "65535", "4g", "4294967297", "64k-4g", NULL},
 	    {"value-cache-bytes", "0", NULL, "64g", "68719476737", "0-64g", NULL},
+	    {"idle-poll-us", "0", NULL, "10000", "10001", "0-10000", NULL},
 	    {"debug-clock-rate-ppm", "-999999", "-1000000", "999999", "1000000",
 	     "-999999 to 999999", NULL},
 	};
@@ -962,6 +965,7 @@ TEST(help_lists_every_option_by_group_with_defaults)
 			       "--log-level LEVEL",
 			       "--replication-factor N",
 			       "--requirepass PASS",
+			       "--idle-poll-us US",
 			       "--max-clients N",
 			       "--max-value-bytes BYTES",
 			       "--client-output-limit BYTES",
@@ -1003,6 +1007,7 @@ TEST(help_lists_every_option_by_group_with_defaults)
 				  "default 100000, range",
 				  "default 64m, range 64k-4g\n",
 				  "default 1048576, range",
+				  "default 200, range 0-10000\n",
 				  "default generated on first start\n"};
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
 		if (strstr(t, defaults[i]) == NULL)
