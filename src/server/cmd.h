@@ -336,7 +336,7 @@ typedef struct {
 	uint64_t connected_clients, max_clients, total_connections, rejected_connections,
 	    total_commands, writes, reads, forwarded, uncertain, errors;
 	uint64_t wal_fsyncs, wal_bytes;
-	uint64_t idle_poll_us, idle_poll_windows, idle_poll_catches;
+	uint64_t idle_poll_us, idle_poll_windows, idle_poll_turns, idle_poll_catches;
 	uint64_t used_memory_rss_bytes;
 	sm_vcache_stats value_cache;
 	const rp_hist *write_latency, *read_latency; /* microseconds; may be NULL */

@@ -181,10 +181,12 @@ static void build(info_text *t, const cmd_info *in, unsigned want)
 		kv_u64(t, "uncertain_writes", in->uncertain);
 		kv_u64(t, "total_error_replies", in->errors);
 		/* The loop's polling before it sleeps (--idle-poll-us): windows
-		 * opened after a blocking wait, and messages found by a poll that
-		 * a blocking wait would have slept through. */
+		 * opened after a blocking wait, waits that did not block, and
+		 * turns that found a message after an empty one (a blocking wait
+		 * would have slept through its arrival). */
 		kv_u64(t, "idle_poll_us", in->idle_poll_us);
 		kv_u64(t, "idle_poll_windows", in->idle_poll_windows);
+		kv_u64(t, "idle_poll_turns", in->idle_poll_turns);
 		kv_u64(t, "idle_poll_catches", in->idle_poll_catches);
 	}
 	if (want & SEC_LATENCY) {

@@ -1318,6 +1318,7 @@ void srv_fill_info(srv *s, cmd_info *info)
 	info->wal_bytes = ws.bytes_written;
 	info->idle_poll_us = s->cfg.idle_poll_us;
 	info->idle_poll_windows = s->ipoll.windows;
+	info->idle_poll_turns = s->ipoll.turns;
 	info->idle_poll_catches = s->ipoll.catches;
 	size_t rss = 0;
 	if (uv_resident_set_memory(&rss) == 0)

@@ -28,8 +28,10 @@ typedef struct {
 	bool polling;	    /* the next wait does not block */
 	bool quiet;	    /* polling, and the last turn found nothing new */
 	uint64_t windows;   /* times polling began (after a blocking wait) */
-	uint64_t catches;   /* news found by a poll after an empty one: a blocking
-			     * wait would have slept through its arrival */
+	uint64_t catches;   /* turns that found news after an empty one: a
+			     * blocking wait would have slept through its arrival */
+	uint64_t turns;	    /* waits that did not block because of the window
+			     * (counted by the caller, which runs them) */
 } idle_poll;
 
 void idle_poll_init(idle_poll *p, uint32_t window_us);

@@ -85,6 +85,7 @@ static void slow_cb(uv_timer_t *t)
 static void ipoll_idle_cb(uv_idle_t *h)
 {
 	srv *s = h->data;
+	s->ipoll.turns++;
 	if (s->ipoll.quiet)
 		sched_yield();
 }
