@@ -22,7 +22,7 @@ Settings (environment):
   BENCH_OPS            operations ("set get cas mix")
   BENCH_MEM_KEYS       keys for the memory test (1000000; 0 skips it)
   BENCH_SOAK_SECONDS   a write load on rasputin this long, resident size
-                       sampled every 10 s (0: skipped; the target wants 600)
+                       sampled every 2 s (0: skipped; the target wants 600)
   BENCH_QUICK=1        a smoke run: N 5000, N1 1000, REPEAT 1, MEM_KEYS 100000
   BENCH_RESP_TOOL      redis-benchmark (default) or rpload: what drives the
                        SET/GET/CAS columns of rasputin and Redis
@@ -253,6 +253,20 @@ def start_rasputin(servers, tmp):
     wait_for("the rasputin cluster (3 voters and a leader)", ready, servers, 60)
 
 
+MEMORY_FIELDS = ("used_memory", "allocator_free", "log_memory", "store_memtables",
+                 "store_table_readers", "store_block_cache", "value_cache_bytes")
+
+
+def rasputin_memory(port):
+    """A node's INFO memory breakdown in bytes ({} if unreachable)."""
+    out = {}
+    for line in redis_cli(port, "INFO", "memory").stdout.splitlines():
+        k, _, v = line.strip().partition(":")
+        if k in MEMORY_FIELDS and v.isdigit():
+            out[k] = int(v)
+    return out
+
+
 def rasputin_leader_port(servers):
     def leader():
         st = rasputin_status(RASPUTIN_CLI[0])
@@ -343,15 +357,15 @@ def start_redis(servers, tmp):
 RESULT_RE = re.compile(r"^RESULT (.*)$", re.M)
 
 
-def soak_window_growth(samples, names):
-    """Per node, % change from the median resident size of the samples
-    taken 60-180 s into the soak to the median of its last 120 s."""
+def soak_window_growth(samples, names, stat=statistics.median):
+    """Per node, % change from the median (or stat) resident size of the
+    samples taken 60-180 s into the soak to that of its last 120 s."""
     end = samples[-1][0]
     out = {}
     for n in names:
         warm = [row[n] for t, row in samples if 60 <= t < 180] or [samples[0][1][n]]
         late = [row[n] for t, row in samples if t >= end - 120] or [samples[-1][1][n]]
-        a, b = statistics.median(warm), statistics.median(late)
+        a, b = stat(warm), stat(late)
         out[n] = 100.0 * (b - a) / a if a else 0.0
     return out
 
@@ -808,22 +822,40 @@ class Report:
             L.append(f"### Resident size under a {self.soak['seconds']} s write load")
             L.append("")
             L.append(f"rpload, 16 clients, SET over the {MEM_KEYS:,} `mem:` keys, on the leader; "
-                     f"{self.soak['ops_s']:,.0f} ops/s. Resident MiB every 10 s:")
+                     f"{self.soak['ops_s']:,.0f} ops/s. Resident MiB, sampled every 2 s "
+                     f"(every fifth sample shown):")
             L.append("")
             names = list(self.soak["samples"][0][1].keys()) if self.soak["samples"] else []
             L.append("| s | " + " | ".join(names) + " |")
             L.append("|---:|" + "---:|" * len(names))
-            for t, row in self.soak["samples"]:
-                L.append(f"| {t:.0f} | " + " | ".join(f"{row[n] / 1024:.0f}" for n in names) + " |")
+            for k, (t, row) in enumerate(self.soak["samples"]):
+                if k % 5 == 0 or k == len(self.soak["samples"]) - 1:
+                    L.append(f"| {t:.0f} | " + " | ".join(f"{row[n] / 1024:.0f}" for n in names) + " |")
             L.append("")
             L.append("Growth, median of the last 120 s against the median of 60-180 s (the "
                      "target's measure): " + ", ".join(
                          f"{n} {g:+.1f}%" for n, g in self.soak["growth_pct"].items()))
+            if self.soak.get("peak_growth_pct"):
+                L.append("")
+                L.append("The same windows' largest samples (the top of the saw): " + ", ".join(
+                    f"{n} {g:+.1f}%" for n, g in self.soak["peak_growth_pct"].items()))
             if self.soak.get("endpoint_growth_pct"):
                 L.append("")
                 L.append("From the first sample after 60 s to the last (two single samples, "
                          "for comparison): " + ", ".join(
                              f"{n} {g:+.1f}%" for n, g in self.soak["endpoint_growth_pct"].items()))
+            bd = self.soak.get("breakdown") or {}
+            if any(bd.values()):
+                L.append("")
+                L.append("Where the memory was at the end (`INFO memory`, MiB): what the "
+                         "allocator handed out, what it held free, and parts of the former:")
+                L.append("")
+                L.append("| node | resident | " + " | ".join(MEMORY_FIELDS) + " |")
+                L.append("|---|---:|" + "---:|" * len(MEMORY_FIELDS))
+                last = self.soak["samples"][-1][1]
+                for n, m in bd.items():
+                    L.append(f"| {n} | {last.get(n, 0) / 1024:.1f} | " + " | ".join(
+                        f"{m[k] / 2 ** 20:.1f}" if k in m else "—" for k in MEMORY_FIELDS) + " |")
         if self.rasputin_end:
             L.append("")
             L.append("rasputin at the end of the run (`RASPUTIN STATUS`): " + "; ".join(
@@ -1056,7 +1088,7 @@ def main():
                 f"{n} {k / 1024:.0f}" for s in ("rasputin", "etcd") for n, k in report.memory[s].items()))
 
             if SOAK > 0:
-                log(f"soak: SET on rasputin's leader for {SOAK} s, resident size every 10 s")
+                log(f"soak: SET on rasputin's leader for {SOAK} s, resident size every 2 s")
                 rport = rasputin_leader_port(servers)
                 names = [f"rasputin-n{i + 1}" for i in range(3)]
                 p = subprocess.Popen([str(a) for a in [RPLOAD, "-p", rport, "-t", "set", "-k", "mem:",
@@ -1064,16 +1096,22 @@ def main():
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 samples = []
                 ts = time.time()
+                # Every 2 s: the size saws with the log between snapshots
+                # and the memtable between flushes, and the medians of the
+                # windows below are steadier over 60 samples than over 12.
                 while p.poll() is None:
                     samples.append((time.time() - ts, {n: servers.rss_kib(n) or 0 for n in names}))
-                    log(f"  {samples[-1][0]:5.0f} s: " + ", ".join(
-                        f"{n} {k / 1024:.0f} MiB" for n, k in samples[-1][1].items()))
+                    if len(samples) % 5 == 1:
+                        log(f"  {samples[-1][0]:5.0f} s: " + ", ".join(
+                            f"{n} {k / 1024:.0f} MiB" for n, k in samples[-1][1].items()))
                     servers.check_alive()
-                    deadline = time.time() + 10
+                    deadline = time.time() + 2
                     while p.poll() is None and time.time() < deadline:
                         time.sleep(0.5)
                 out, err = p.communicate()
                 samples.append((time.time() - ts, {n: servers.rss_kib(n) or 0 for n in names}))
+                # Where each node's memory was at the end (INFO memory).
+                breakdown = {n: rasputin_memory(RASPUTIN_CLI[i]) for i, n in enumerate(names)}
                 res = parse_result(out) or {"ops_s": 0}
                 # The resident size saws up and down with the log held in
                 # memory between snapshots and the memtable between flushes
@@ -1084,7 +1122,9 @@ def main():
                 endpoint = {n: 100.0 * (samples[-1][1][n] - base[n]) / base[n] if base[n] else 0.0
                             for n in names}
                 growth = soak_window_growth(samples, names)
+                peak_growth = soak_window_growth(samples, names, max)
                 report.soak = {"seconds": SOAK, "samples": samples, "growth_pct": growth,
+                               "breakdown": breakdown, "peak_growth_pct": peak_growth,
                                "endpoint_growth_pct": endpoint,
                                "max_growth_pct": max(growth.values()), "ops_s": res["ops_s"]}
                 if p.returncode != 0:

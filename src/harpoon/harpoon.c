@@ -2110,6 +2110,7 @@ void hp_get_status(const hp_node *n, uint64_t now, hp_status *st)
 	st->first_index = n->log.snap_index + 1;
 	st->last_index = hp_log_last_index(&n->log);
 	st->last_term = hp_log_last_term(&n->log);
+	st->log_memory_bytes = hp_log_memory_bytes(&n->log);
 	st->commit = n->commit;
 	st->applied = n->applied;
 	st->stable_index = n->stable;

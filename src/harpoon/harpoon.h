@@ -280,6 +280,9 @@ typedef struct {
 	uint64_t first_index; /* first entry in the log (snapshot.index + 1) */
 	uint64_t last_index;
 	uint64_t last_term;
+	/* Memory the log's entries after the snapshot hold: their data and
+	 * the entry array (which keeps the capacity it grew to). */
+	uint64_t log_memory_bytes;
 	uint64_t commit;
 	uint64_t applied;      /* last index handed out in rd.committed */
 	uint64_t stable_index; /* last index known durable */

@@ -6,6 +6,17 @@
 
 #include "util/check.h"
 
+struct hp_log_slab {
+	hp_log_slab *next;   /* the next newer slab */
+	uint64_t last_index; /* the last entry whose data is here; 0: none */
+	size_t cap, used;
+	uint8_t data[];
+};
+
+/* Entries' data starts 8-byte aligned, as a malloc'd copy would be (at
+ * least): decoders may read words from it. */
+enum { ALIGN = 8 };
+
 void hp_log_init(hp_log *log, uint64_t snap_index, uint64_t snap_term)
 {
 	memset(log, 0, sizeof(*log));
@@ -13,12 +24,19 @@ void hp_log_init(hp_log *log, uint64_t snap_index, uint64_t snap_term)
 	log->snap_term = snap_term;
 }
 
-static void entry_free(hp_entry *e) { free((void *)e->data); }
+static void slab_free(hp_log *log, hp_log_slab *s)
+{
+	log->slab_bytes -= s->cap;
+	free(s);
+}
 
 void hp_log_deinit(hp_log *log)
 {
-	for (uint64_t i = 0; i < log->count; i++)
-		entry_free(&log->entries[i]);
+	while (log->oldest) {
+		hp_log_slab *s = log->oldest;
+		log->oldest = s->next;
+		slab_free(log, s);
+	}
 	free(log->entries);
 	memset(log, 0, sizeof(*log));
 }
@@ -45,8 +63,46 @@ const hp_entry *hp_log_at(const hp_log *log, uint64_t index)
 	return e;
 }
 
+static size_t aligned(size_t n)
+{
+	return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+}
+
+/* Room for size bytes at the end of the newest slab, adding a slab if it
+ * has too little; NULL when out of memory. */
+static uint8_t *slab_room(hp_log *log, uint32_t size)
+{
+	hp_log_slab *s = log->newest;
+	/* (An outsized slab's size need not be a multiple of ALIGN.) */
+	if (s != NULL && aligned(s->used) <= s->cap && s->cap - aligned(s->used) >= size)
+		return s->data + aligned(s->used);
+	size_t cap = size > HP_LOG_SLAB_BYTES ? size : HP_LOG_SLAB_BYTES;
+	hp_log_slab *fresh = malloc(sizeof(*fresh) + cap);
+	if (fresh == NULL)
+		return NULL;
+	fresh->next = NULL;
+	fresh->last_index = 0;
+	fresh->cap = cap;
+	fresh->used = 0;
+	log->slab_bytes += cap;
+	if (s != NULL && s->used == 0 && s == log->oldest) {
+		/* The only slab, emptied, too small for this entry: replace it.
+		 * (An empty slab after others, which a truncation can leave,
+		 * stays until the compaction that reaches it.) */
+		slab_free(log, s);
+		log->oldest = NULL;
+		s = NULL;
+	}
+	if (s != NULL)
+		s->next = fresh;
+	else
+		log->oldest = fresh;
+	log->newest = fresh;
+	return fresh->data;
+}
+
 int hp_log_append(hp_log *log, uint64_t term, uint8_t type, const uint8_t *data,
-                  uint32_t size_bytes)
+		  uint32_t size_bytes)
 {
 	RP_CHECK(term >= hp_log_last_term(log));
 	if (log->count == log->capacity) {
@@ -57,16 +113,19 @@ int hp_log_append(hp_log *log, uint64_t term, uint8_t type, const uint8_t *data,
 		log->entries = grown;
 		log->capacity = cap;
 	}
+	uint64_t index = hp_log_last_index(log) + 1;
 	uint8_t *copy = NULL;
 	if (size_bytes) {
 		RP_CHECK(data != NULL);
-		copy = malloc(size_bytes);
+		copy = slab_room(log, size_bytes);
 		if (!copy)
 			return HP_ERR_NOMEM;
 		memcpy(copy, data, size_bytes);
+		log->newest->used = (size_t)(copy - log->newest->data) + size_bytes;
+		log->newest->last_index = index;
 	}
 	hp_entry *e = &log->entries[log->count];
-	e->index = hp_log_last_index(log) + 1;
+	e->index = index;
 	e->term = term;
 	e->type = type;
 	e->size_bytes = size_bytes;
@@ -79,11 +138,41 @@ int hp_log_append(hp_log *log, uint64_t term, uint8_t type, const uint8_t *data,
 void hp_log_truncate(hp_log *log, uint64_t from)
 {
 	RP_CHECK(from > log->snap_index);
+	if (from > hp_log_last_index(log))
+		return;
+	/* The first removed entry with data: it and everything after it in
+	 * the slabs goes. */
+	const uint8_t *cut = NULL;
+	for (uint64_t i = from - log->snap_index - 1; i < log->count && cut == NULL; i++)
+		if (log->entries[i].size_bytes > 0)
+			cut = log->entries[i].data;
 	while (hp_log_last_index(log) >= from) {
-		hp_entry *e = &log->entries[log->count - 1];
-		log->size_bytes -= e->size_bytes;
-		entry_free(e);
+		log->size_bytes -= log->entries[log->count - 1].size_bytes;
 		log->count--;
+	}
+	if (cut == NULL)
+		return;
+	hp_log_slab *s = log->oldest;
+	while (s != NULL && !(cut >= s->data && cut < s->data + s->cap))
+		s = s->next;
+	RP_CHECK(s != NULL);
+	s->used = (size_t)(cut - s->data);
+	while (s->next != NULL) {
+		hp_log_slab *gone = s->next;
+		s->next = gone->next;
+		slab_free(log, gone);
+	}
+	log->newest = s;
+	/* What is left in s, if anything, ends with the last remaining entry
+	 * that has data, or else belongs to entries already compacted. */
+	s->last_index = 0;
+	if (s->used > 0) {
+		s->last_index = log->snap_index;
+		for (uint64_t i = log->count; i-- > 0;)
+			if (log->entries[i].size_bytes > 0) {
+				s->last_index = log->entries[i].index;
+				break;
+			}
 	}
 }
 
@@ -92,21 +181,36 @@ void hp_log_compact(hp_log *log, uint64_t index, uint64_t term)
 	if (index <= log->snap_index)
 		return;
 	if (index >= hp_log_last_index(log)) {
-		for (uint64_t i = 0; i < log->count; i++)
-			entry_free(&log->entries[i]);
 		log->count = 0;
 		log->size_bytes = 0;
 	} else {
 		RP_CHECK(hp_log_term_at(log, index) == term);
 		uint64_t drop = index - log->snap_index;
-		for (uint64_t i = 0; i < drop; i++) {
+		for (uint64_t i = 0; i < drop; i++)
 			log->size_bytes -= log->entries[i].size_bytes;
-			entry_free(&log->entries[i]);
-		}
 		memmove(log->entries, log->entries + drop,
-		        (log->count - drop) * sizeof(*log->entries));
+			(log->count - drop) * sizeof(*log->entries));
 		log->count -= drop;
 	}
 	log->snap_index = index;
 	log->snap_term = term;
+	/* Slabs holding only compacted entries go; the newest is kept, emptied,
+	 * for the next appends (unless it was an outsized entry's). */
+	while (log->oldest != NULL && log->oldest->last_index <= index) {
+		hp_log_slab *s = log->oldest;
+		if (s == log->newest && s->cap == HP_LOG_SLAB_BYTES) {
+			s->used = 0;
+			s->last_index = 0;
+			break;
+		}
+		log->oldest = s->next;
+		if (s == log->newest)
+			log->newest = NULL;
+		slab_free(log, s);
+	}
+}
+
+uint64_t hp_log_memory_bytes(const hp_log *log)
+{
+	return log->slab_bytes + log->capacity * sizeof(hp_entry);
 }

@@ -338,6 +338,11 @@ typedef struct {
 	uint64_t wal_fsyncs, wal_bytes;
 	uint64_t idle_poll_us, idle_poll_windows, idle_poll_turns, idle_poll_catches;
 	uint64_t used_memory_rss_bytes;
+	/* Where the memory goes (0 when unknown): the allocator's bytes in
+	 * use and held free, the consensus log in memory, the store's own. */
+	uint64_t allocator_allocated_bytes, allocator_free_bytes;
+	uint64_t log_memory_bytes;
+	sm_store_memory store;
 	sm_vcache_stats value_cache;
 	const rp_hist *write_latency, *read_latency; /* microseconds; may be NULL */
 } cmd_info;

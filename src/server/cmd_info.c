@@ -196,8 +196,22 @@ static void build(info_text *t, const cmd_info *in, unsigned want)
 	}
 	if (want & SEC_MEMORY) {
 		header(t, "Memory");
+		/* used_memory: what the allocator handed out (the store's
+		 * memory included, as it allocates through the same malloc). */
+		kv_u64(t, "used_memory", in->allocator_allocated_bytes);
+		kv_human(t, "used_memory_human", in->allocator_allocated_bytes);
 		kv_u64(t, "used_memory_rss", in->used_memory_rss_bytes);
 		kv_human(t, "used_memory_rss_human", in->used_memory_rss_bytes);
+		/* Freed memory the allocator keeps for reuse (part of rss). */
+		kv_u64(t, "allocator_free", in->allocator_free_bytes);
+		/* Parts of used_memory: the consensus log's entries kept in
+		 * memory until the next snapshot, and RocksDB's memtables,
+		 * open tables' index and filter blocks, and block cache. */
+		kv_u64(t, "log_memory", in->log_memory_bytes);
+		kv_u64(t, "store_memtables", in->store.memtable_bytes);
+		kv_u64(t, "store_table_readers", in->store.table_readers_bytes);
+		kv_u64(t, "store_block_cache", in->store.block_cache_bytes);
+		kv_u64(t, "store_block_cache_max", in->store.block_cache_capacity_bytes);
 		/* The value cache (--value-cache-bytes): part of the above. */
 		kv_u64(t, "value_cache_max_bytes", in->value_cache.budget_bytes);
 		kv_u64(t, "value_cache_bytes", in->value_cache.used_bytes);

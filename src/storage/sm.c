@@ -972,6 +972,13 @@ void sm_value_cache_stats(const sm *m, sm_vcache_stats *out)
 	sm_vcache_stats_get(m->vcache, out);
 }
 
+void sm_store_memory_stats(sm *m, sm_store_memory *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (m->be->ops->memory_stats != NULL)
+		m->be->ops->memory_stats(m->be, out);
+}
+
 typedef struct {
 	uint32_t left;
 	sm_scan_cb cb;

@@ -139,6 +139,19 @@ int sm_get_ref(sm *m, const uint8_t *key, size_t key_size, const uint8_t **value
 /* The value cache's size and counters (all zero when it is off). */
 void sm_value_cache_stats(const sm *m, sm_vcache_stats *out);
 
+/* What the store itself holds in memory, for INFO (all zero for the
+ * in-memory store, whose map is the whole state).  RocksDB: its memtables
+ * (bounded by rocks_write_buffer_bytes per column family and those being
+ * flushed), its open tables' index and filter blocks (grow with the data
+ * on disk), and its block cache (bounded by its capacity). */
+typedef struct {
+	uint64_t memtable_bytes;
+	uint64_t table_readers_bytes;
+	uint64_t block_cache_bytes;
+	uint64_t block_cache_capacity_bytes;
+} sm_store_memory;
+void sm_store_memory_stats(sm *m, sm_store_memory *out);
+
 /* Called for each key in order; key and value are borrowed for the call.
  * Return 0 to go on, non-zero to stop. */
 typedef int (*sm_scan_cb)(void *ctx, const uint8_t *key, size_t key_size,

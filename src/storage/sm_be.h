@@ -102,6 +102,10 @@ typedef struct {
 	int (*install_commit)(sm_be *be);
 	void (*install_abort)(sm_be *be);
 
+	/* May be NULL (nothing to report): then sm_store_memory_stats
+	 * reports zeros. */
+	void (*memory_stats)(sm_be *be, sm_store_memory *out);
+
 	void (*close)(sm_be *be);
 } sm_be_ops;
 

@@ -1231,6 +1231,35 @@ static void rocks_install_abort(sm_be *be)
 
 /* --- open / close ----------------------------------------------------------------- */
 
+/* --- memory --------------------------------------------------------------------- */
+
+static uint64_t prop_sum(rocks_be *b, const char *name)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < 2; i++) {
+		uint64_t v = 0;
+		if (b->cf[i] != NULL &&
+		    rocksdb_property_int_cf(b->db, b->cf[i], name, &v) == 0)
+			sum += v;
+	}
+	return sum;
+}
+
+static void rocks_memory_stats(sm_be *be, sm_store_memory *out)
+{
+	rocks_be *b = (rocks_be *)be;
+	if (b->db == NULL)
+		return; /* a failed install left it closed */
+	out->memtable_bytes = prop_sum(b, "rocksdb.cur-size-all-mem-tables");
+	out->table_readers_bytes = prop_sum(b, "rocksdb.estimate-table-readers-mem");
+	/* Both column families share one table factory, so one block cache. */
+	uint64_t v = 0;
+	if (rocksdb_property_int(b->db, "rocksdb.block-cache-usage", &v) == 0)
+		out->block_cache_bytes = v;
+	if (rocksdb_property_int(b->db, "rocksdb.block-cache-capacity", &v) == 0)
+		out->block_cache_capacity_bytes = v;
+}
+
 static void rocks_close(sm_be *be)
 {
 	rocks_be *b = (rocks_be *)be;
@@ -1278,6 +1307,7 @@ static const sm_be_ops rocks_ops = {
     .install_get_meta = rocks_install_get_meta,
     .install_commit = rocks_install_commit,
     .install_abort = rocks_install_abort,
+    .memory_stats = rocks_memory_stats,
     .close = rocks_close,
 };
 

@@ -87,6 +87,15 @@ for i in 1 2 3; do
 		sleep 0.2
 	done
 	n=$(grep -c "snapshot at index" "$RP_DIR/n$i.log")
+	# The log's memory (INFO memory) follows the log: 20 MB went in; at
+	# most 100 entries of 50 KB, the two end slabs and the entry array
+	# are left.
+	lm=$(timeout 5 redis-cli -p "$(rp_cli_port "$i")" INFO memory | tr -d '\r' | sed -n 's/^log_memory://p')
+	if [ -n "$lm" ] && [ "$lm" -gt 0 ] && [ "$lm" -le $((8 << 20)) ]; then
+		ok "node $i: the log holds $lm bytes of memory after its snapshots"
+	else
+		fail "log memory on node $i" "log_memory '$lm' (want 1..8 MiB)"
+	fi
 	if [ "$n" -ge 3 ] && [ -n "$si" ] && [ -n "$ci" ] && [ "$si" -gt 0 ] && [ $((ci - si)) -le 100 ]; then
 		ok "node $i snapshots by the log's bytes: $n of them, its log starts at $si of $ci"
 	else

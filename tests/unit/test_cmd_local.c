@@ -499,6 +499,13 @@ TEST(info_sections)
 	in.term = 7;
 	in.lease_valid = true;
 	in.used_memory_rss_bytes = 3 << 20;
+	in.allocator_allocated_bytes = 2 << 20;
+	in.allocator_free_bytes = 777;
+	in.log_memory_bytes = 4096;
+	in.store.memtable_bytes = 11;
+	in.store.table_readers_bytes = 12;
+	in.store.block_cache_bytes = 13;
+	in.store.block_cache_capacity_bytes = 14;
 	in.write_latency = &w;
 	struct resp_value *v = info(&in, 2, "INFO");
 	CHECK(v->type == RESP_T_BULK);
@@ -519,6 +526,13 @@ TEST(info_sections)
 	CHECK(strstr(v->str, "lease_valid:1\r\n") != NULL);
 	CHECK(strstr(v->str, "loading:0\r\n") != NULL);
 	CHECK(strstr(v->str, "used_memory_rss_human:3.00M\r\n") != NULL);
+	CHECK(strstr(v->str, "used_memory:2097152\r\nused_memory_human:2.00M\r\n") !=
+	      NULL);
+	CHECK(strstr(v->str, "allocator_free:777\r\n") != NULL);
+	CHECK(strstr(v->str, "log_memory:4096\r\n") != NULL);
+	CHECK(strstr(v->str,
+		     "store_memtables:11\r\nstore_table_readers:12\r\n"
+		     "store_block_cache:13\r\nstore_block_cache_max:14\r\n") != NULL);
 	CHECK(strstr(v->str, "storage_dir:/data  evil:1\r\n") != NULL);
 	/* p50 of 1..1000 is 500 within 1/16 above; max exact; reads empty */
 	const char *p50 = strstr(v->str, "write_latency_p50_us:");

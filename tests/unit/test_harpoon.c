@@ -102,6 +102,8 @@ TEST(compact_hint_counts_only_applied_entries)
 	fx_run(&c, 10 * MS, 1 * MS); /* well inside the lease: l still leads */
 	hp_status mid = fx_status(&c, l);
 	CHECK_EQ(mid.applied, before.applied); /* 2,000 bytes, none committed */
+	CHECK(mid.log_memory_bytes >=
+	      10 * 200); /* at least the data (slabs: test_hp_log) */
 	CHECK_EQ(n->compact_hint, 0);
 	fx_isolate(&c, l, false);
 	fx_run(&c, 300 * MS, 1 * MS); /* the next heartbeats find the gap */
@@ -112,6 +114,8 @@ TEST(compact_hint_counts_only_applied_entries)
 	CHECK_EQ(hp_compact_hint(n->node), after.applied); /* the same rule, asked */
 	CHECK_EQ(hp_compact(n->node, after.applied), 0);
 	CHECK_EQ(hp_compact_hint(n->node), 0);
+	hp_status compacted = fx_status(&c, l);
+	CHECK(compacted.log_memory_bytes <= after.log_memory_bytes);
 	fx_destroy(&c);
 }
 

@@ -707,6 +707,47 @@ BOTH(value_cache_follows_every_write)
 	fx_done(&f);
 }
 
+/* What the store holds in memory, for INFO: RocksDB's memtables grow
+ * with what is written and shrink to nothing after a flush (a reopen
+ * flushes); its block cache has a capacity; the in-memory store reports
+ * nothing (its map is the whole state, counted by the allocator). */
+BOTH(store_memory_stats_follow_the_memtable)
+{
+	fx f;
+	fx_open(&f, rocks);
+	sm_store_memory a;
+	sm_store_memory_stats(f.m, &a);
+	char key[32];
+	char val[200];
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	for (int i = 0; i < 2000; i++) {
+		snprintf(key, sizeof(key), "key:%d", i);
+		sm_cmd c = c_set(key, val, 0);
+		fx_run(&f, &c);
+	}
+	sm_store_memory b;
+	sm_store_memory_stats(f.m, &b);
+	if (!rocks) {
+		CHECK_EQ(b.memtable_bytes, 0);
+		CHECK_EQ(b.table_readers_bytes, 0);
+		CHECK_EQ(b.block_cache_bytes, 0);
+		CHECK_EQ(b.block_cache_capacity_bytes, 0);
+		fx_done(&f);
+		return;
+	}
+	/* 2,000 values of 199 bytes: at least their size in the memtable */
+	CHECK(b.memtable_bytes >= a.memtable_bytes + 2000 * 199);
+	CHECK(b.block_cache_capacity_bytes > 0);
+	CHECK(b.block_cache_bytes <= b.block_cache_capacity_bytes);
+	fx_reopen(&f);
+	sm_store_memory c;
+	sm_store_memory_stats(f.m, &c);
+	CHECK(c.memtable_bytes < b.memtable_bytes / 10);
+	CHECK(c.table_readers_bytes > 0); /* the flushed table is open */
+	fx_done(&f);
+}
+
 BOTH(malformed_noop_and_conf_entries_advance_the_index)
 {
 	fx f;
