@@ -73,10 +73,12 @@ static size_t aligned(size_t n)
 static uint8_t *slab_room(hp_log *log, uint32_t size)
 {
 	hp_log_slab *s = log->newest;
-	/* (An outsized slab's size need not be a multiple of ALIGN.) */
-	if (s != NULL && aligned(s->used) <= s->cap && s->cap - aligned(s->used) >= size)
+	bool own = size > HP_LOG_OWN_SLAB_BYTES;
+	/* (An entry's own slab's size need not be a multiple of ALIGN.) */
+	if (!own && s != NULL && aligned(s->used) <= s->cap &&
+	    s->cap - aligned(s->used) >= size)
 		return s->data + aligned(s->used);
-	size_t cap = size > HP_LOG_SLAB_BYTES ? size : HP_LOG_SLAB_BYTES;
+	size_t cap = own ? size : HP_LOG_SLAB_BYTES;
 	hp_log_slab *fresh = malloc(sizeof(*fresh) + cap);
 	if (fresh == NULL)
 		return NULL;
@@ -86,7 +88,7 @@ static uint8_t *slab_room(hp_log *log, uint32_t size)
 	fresh->used = 0;
 	log->slab_bytes += cap;
 	if (s != NULL && s->used == 0 && s == log->oldest) {
-		/* The only slab, emptied, too small for this entry: replace it.
+		/* The only slab, emptied, not for this entry: replace it.
 		 * (An empty slab after others, which a truncation can leave,
 		 * stays until the compaction that reaches it.) */
 		slab_free(log, s);
@@ -195,7 +197,7 @@ void hp_log_compact(hp_log *log, uint64_t index, uint64_t term)
 	log->snap_index = index;
 	log->snap_term = term;
 	/* Slabs holding only compacted entries go; the newest is kept, emptied,
-	 * for the next appends (unless it was an outsized entry's). */
+	 * for the next appends (unless it was an entry's own). */
 	while (log->oldest != NULL && log->oldest->last_index <= index) {
 		hp_log_slab *s = log->oldest;
 		if (s == log->newest && s->cap == HP_LOG_SLAB_BYTES) {

@@ -8,8 +8,9 @@
  * until that entry is truncated or compacted away.
  *
  * Entries' data is packed in order into slabs of HP_LOG_SLAB_BYTES (an
- * entry larger than that gets a slab of its own), not allocated entry by
- * entry: an append is a copy, and since entries leave the log only from
+ * entry larger than HP_LOG_OWN_SLAB_BYTES gets a slab of its own size, so
+ * that no slab is left more than a sixteenth empty), not allocated entry
+ * by entry: an append is a copy, and since entries leave the log only from
  * its two ends (compaction takes a prefix, truncation a suffix), whole
  * slabs are freed at once instead of thousands of small blocks whose
  * holes the allocator would keep.  What the slabs hold beyond
@@ -21,7 +22,7 @@
 
 #include "harpoon/harpoon.h"
 
-enum { HP_LOG_SLAB_BYTES = 256 * 1024 };
+enum { HP_LOG_SLAB_BYTES = 256 * 1024, HP_LOG_OWN_SLAB_BYTES = HP_LOG_SLAB_BYTES / 16 };
 
 typedef struct hp_log_slab hp_log_slab;
 

@@ -2,7 +2,7 @@
  * test_hp_log.c — the consensus core's in-memory log on its own: entries'
  * data packed into slabs survives appends, truncations and compactions
  * byte for byte and in place; whole slabs are freed when the entries in
- * them leave; an outsized entry gets a slab of its own; and a random mix
+ * them leave; a large entry gets a slab of its own; and a random mix
  * of the three operations agrees with a plain model of the log.
  */
 #include <stdlib.h>
@@ -94,11 +94,21 @@ TEST(an_outsized_entry_has_a_slab_of_its_own)
 	hp_log_compact(&log, 12, 3);
 	CHECK_EQ(log.slab_bytes, HP_LOG_SLAB_BYTES);
 	expect_entry(&log, 13, 50);
+	/* Above a sixteenth of a slab, an entry has its own, of its size: a
+	 * slab is never left more than a sixteenth empty. */
+	CHECK_EQ(append(&log, 3, HP_LOG_OWN_SLAB_BYTES + 1), 0);
+	CHECK_EQ(log.slab_bytes, HP_LOG_SLAB_BYTES + HP_LOG_OWN_SLAB_BYTES + 1);
+	CHECK_EQ(append(&log, 3, HP_LOG_OWN_SLAB_BYTES), 0); /* fits a shared slab */
+	CHECK_EQ(log.slab_bytes, 2 * HP_LOG_SLAB_BYTES + HP_LOG_OWN_SLAB_BYTES + 1);
+	expect_entry(&log, 14, HP_LOG_OWN_SLAB_BYTES + 1);
+	expect_entry(&log, 15, HP_LOG_OWN_SLAB_BYTES);
+	hp_log_compact(&log, 15, 3);
+	CHECK_EQ(log.slab_bytes, HP_LOG_SLAB_BYTES);
 	/* An outsized newest slab is not kept once emptied. */
 	CHECK_EQ(append(&log, 4, 2 * HP_LOG_SLAB_BYTES), 0);
-	hp_log_compact(&log, 14, 4);
+	hp_log_compact(&log, 16, 4);
 	CHECK_EQ(log.slab_bytes, 0);
-	CHECK_EQ(hp_log_last_index(&log), 14);
+	CHECK_EQ(hp_log_last_index(&log), 16);
 	CHECK_EQ(hp_log_last_term(&log), 4);
 	hp_log_deinit(&log);
 }
@@ -155,11 +165,12 @@ TEST(a_random_mix_agrees_with_the_model)
 			uint32_t size = (uint32_t)rp_prng_below(&r, 1000);
 			if (rp_prng_chance_ppm(&r, 100000))
 				size = 0;
-			if (rp_prng_chance_ppm(&r, 2000)) {
-				size = HP_LOG_SLAB_BYTES + 1 +
-				       (uint32_t)rp_prng_below(&r, 1000);
+			if (rp_prng_chance_ppm(&r, 10000))
+				size = HP_LOG_OWN_SLAB_BYTES - 500 + (uint32_t)rp_prng_below(&r, 1000);
+			if (rp_prng_chance_ppm(&r, 2000))
+				size = HP_LOG_SLAB_BYTES + 1 + (uint32_t)rp_prng_below(&r, 1000);
+			if (size > HP_LOG_OWN_SLAB_BYTES)
 				outsized += size;
-			}
 			CHECK_EQ(append(&log, term, size), 0);
 			sizes[last + 1] = size;
 		} else if (roll < 90 && last > log.snap_index) {
@@ -177,7 +188,7 @@ TEST(a_random_mix_agrees_with_the_model)
 		}
 		CHECK_EQ(log.size_bytes <= data, 1);
 		CHECK(log.slab_bytes <=
-		      data + data / 200 + outsized + 3 * HP_LOG_SLAB_BYTES);
+		      data + data / 16 + outsized + 3 * HP_LOG_SLAB_BYTES);
 	}
 	hp_log_deinit(&log);
 }
