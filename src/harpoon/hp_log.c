@@ -68,39 +68,35 @@ static size_t aligned(size_t n)
 	return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
 }
 
-/* Room for size bytes at the end of the newest slab, adding a slab if it
- * has too little; NULL when out of memory. */
-static uint8_t *slab_room(hp_log *log, uint32_t size)
+/* Places entry `index`'s size bytes at the end of the newest slab, adding
+ * a slab if it has too little room or the entry is to have its own;
+ * returns where, or NULL when out of memory.  (An emptied slab left
+ * behind goes at the next compaction: its last_index is below any.) */
+static uint8_t *slab_place(hp_log *log, uint64_t index, uint32_t size)
 {
 	hp_log_slab *s = log->newest;
 	bool own = size > HP_LOG_OWN_SLAB_BYTES;
 	/* (An entry's own slab's size need not be a multiple of ALIGN.) */
-	if (!own && s != NULL && aligned(s->used) <= s->cap &&
-	    s->cap - aligned(s->used) >= size)
-		return s->data + aligned(s->used);
-	size_t cap = own ? size : HP_LOG_SLAB_BYTES;
-	hp_log_slab *fresh = malloc(sizeof(*fresh) + cap);
-	if (fresh == NULL)
-		return NULL;
-	fresh->next = NULL;
-	fresh->last_index = 0;
-	fresh->cap = cap;
-	fresh->used = 0;
-	log->slab_bytes += cap;
-	if (s != NULL && s->used == 0 && s == log->oldest) {
-		/* The only slab, emptied, not for this entry: replace it.
-		 * (An empty slab after others, which a truncation can leave,
-		 * stays until the compaction that reaches it.) */
-		slab_free(log, s);
-		log->oldest = NULL;
-		s = NULL;
+	if (own || s == NULL || aligned(s->used) > s->cap || s->cap - aligned(s->used) < size) {
+		size_t cap = own ? size : HP_LOG_SLAB_BYTES;
+		hp_log_slab *fresh = malloc(sizeof(*fresh) + cap);
+		if (fresh == NULL)
+			return NULL;
+		fresh->next = NULL;
+		fresh->last_index = 0;
+		fresh->cap = cap;
+		fresh->used = 0;
+		log->slab_bytes += cap;
+		if (s != NULL)
+			s->next = fresh;
+		else
+			log->oldest = fresh;
+		log->newest = s = fresh;
 	}
-	if (s != NULL)
-		s->next = fresh;
-	else
-		log->oldest = fresh;
-	log->newest = fresh;
-	return fresh->data;
+	uint8_t *at = s->data + aligned(s->used);
+	s->used = aligned(s->used) + size;
+	s->last_index = index;
+	return at;
 }
 
 int hp_log_append(hp_log *log, uint64_t term, uint8_t type, const uint8_t *data,
@@ -119,12 +115,10 @@ int hp_log_append(hp_log *log, uint64_t term, uint8_t type, const uint8_t *data,
 	uint8_t *copy = NULL;
 	if (size_bytes) {
 		RP_CHECK(data != NULL);
-		copy = slab_room(log, size_bytes);
+		copy = slab_place(log, index, size_bytes);
 		if (!copy)
 			return HP_ERR_NOMEM;
 		memcpy(copy, data, size_bytes);
-		log->newest->used = (size_t)(copy - log->newest->data) + size_bytes;
-		log->newest->last_index = index;
 	}
 	hp_entry *e = &log->entries[log->count];
 	e->index = index;

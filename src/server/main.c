@@ -17,7 +17,7 @@
  * threshold to the size of each such block freed, after which RocksDB's
  * 1 MiB memtable blocks and the log's slabs (hp_log.h) come from the
  * heap, where the holes they leave stay resident (docs/performance.md,
- * "Resident size under writes").  Setting it fixes it. */
+ * "Session 12: where the resident memory went").  Setting it fixes it. */
 enum { MMAP_THRESHOLD = 256 * 1024 };
 
 int main(int argc, char **argv)
