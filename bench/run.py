@@ -253,7 +253,7 @@ def start_rasputin(servers, tmp):
     wait_for("the rasputin cluster (3 voters and a leader)", ready, servers, 60)
 
 
-MEMORY_FIELDS = ("used_memory", "allocator_free", "log_memory", "store_write_queue", "store_memtables",
+MEMORY_FIELDS = ("used_memory", "allocator_free", "log_memory", "store_memtables",
                  "store_table_readers", "store_block_cache", "value_cache_bytes")
 
 

@@ -205,11 +205,9 @@ static void build(info_text *t, const cmd_info *in, unsigned want)
 		/* Freed memory the allocator keeps for reuse (part of rss). */
 		kv_u64(t, "allocator_free", in->allocator_free_bytes);
 		/* Parts of used_memory: the consensus log's entries kept in
-		 * memory until the next snapshot, the writes on their way to
-		 * RocksDB, and RocksDB's memtables, open tables' index and
-		 * filter blocks, and block cache. */
+		 * memory until the next snapshot, and RocksDB's memtables,
+		 * open tables' index and filter blocks, and block cache. */
 		kv_u64(t, "log_memory", in->log_memory_bytes);
-		kv_u64(t, "store_write_queue", in->store.write_queue_bytes);
 		kv_u64(t, "store_memtables", in->store.memtable_bytes);
 		kv_u64(t, "store_table_readers", in->store.table_readers_bytes);
 		kv_u64(t, "store_block_cache", in->store.block_cache_bytes);

@@ -108,7 +108,6 @@ struct sm_walk {
 };
 
 static int batch_commit(sm *m);
-static int batch_settle(sm *m);
 
 enum { SM_DEFER_MAX_ENTRIES = 4096 };
 
@@ -122,8 +121,6 @@ void sm_config_default(sm_config *cfg)
 	cfg->max_snapshot_bytes = (uint64_t)64 << 30;
 	cfg->rocks_write_buffer_bytes = (uint64_t)64 << 20;
 	cfg->value_cache_bytes = (uint64_t)32 << 20;
-	cfg->rocks_queue_ms = 1000;
-	cfg->rocks_queue_bytes = (uint64_t)4 << 20;
 	cfg->mem_seed = 1;
 }
 
@@ -138,8 +135,6 @@ int sm_config_check(const sm_config *cfg)
 	if (cfg->max_snapshot_bytes < SM_ARCHIVE_HEADER_MAX)
 		return RP_ERR_INVALID;
 	if (cfg->rocks_write_buffer_bytes < 4096)
-		return RP_ERR_INVALID;
-	if (cfg->rocks_queue_ms > 60000 || cfg->rocks_queue_bytes > (uint64_t)1 << 30)
 		return RP_ERR_INVALID;
 	return RP_OK;
 }
@@ -360,7 +355,7 @@ void sm_close(sm *m)
 	RP_CHECK(m->walks_open == 0);
 	RP_CHECK(m->snap_job == NULL);
 	/* Deferred entries are kept if the store can (the log has them anyway). */
-	(void)batch_settle(m);
+	(void)batch_commit(m);
 	if (m->inst_active)
 		m->be->ops->install_abort(m->be);
 	if (m->snap_valid)
@@ -751,7 +746,7 @@ static int session_evict_oldest(sm *m, uint64_t group)
 {
 	/* The scan must see every entry before this one, whatever batches the
 	 * caller grouped them in: replicas decide alike. */
-	int rc = batch_settle(m);
+	int rc = batch_commit(m);
 	if (rc != RP_OK)
 		return rc;
 	uint8_t start[9];
@@ -871,19 +866,6 @@ static int batch_commit(sm *m)
 	}
 	m->open_entries = 0;
 	return RP_OK;
-}
-
-/* Commits, then has the store make everything committed visible to
- * scans and walks (sm_be.h). */
-static int batch_settle(sm *m)
-{
-	int rc = batch_commit(m);
-	if (rc != RP_OK || m->be->ops->settle == NULL)
-		return rc;
-	rc = m->be->ops->settle(m->be);
-	if (rc != RP_OK)
-		m->failed = rc; /* committed entries are lost to the store */
-	return rc;
 }
 
 int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
@@ -1021,7 +1003,7 @@ int sm_scan(sm *m, const uint8_t *start, size_t start_size, uint32_t count, sm_s
 	RP_CHECK(start != NULL || start_size == 0);
 	if (count == 0)
 		return RP_OK;
-	int rc = batch_settle(m);
+	int rc = batch_commit(m);
 	if (rc != RP_OK)
 		return rc;
 	scan_ctx s = {count, cb, ctx};
@@ -1031,7 +1013,7 @@ int sm_scan(sm *m, const uint8_t *start, size_t start_size, uint32_t count, sm_s
 int sm_walk_open(sm *m, sm_walk **out)
 {
 	*out = NULL;
-	int rc = batch_settle(m);
+	int rc = batch_commit(m);
 	if (rc != RP_OK)
 		return rc;
 	sm_walk *w = calloc(1, sizeof(*w));
@@ -1130,7 +1112,7 @@ static int digest_fn(void *ctx, const uint8_t *key, size_t key_size, const uint8
 int sm_digest(sm *m, uint64_t *digest)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	int rc = batch_settle(m);
+	int rc = batch_commit(m);
 	if (rc != RP_OK)
 		return rc;
 	rc = m->be->ops->scan(m->be, SM_CF_DATA, NULL, 0, digest_fn, &h);
@@ -1159,7 +1141,7 @@ int sm_snapshot_begin(sm *m, uint64_t group, sm_snap_job **job, hp_snapshot_meta
 	*job = NULL;
 	if (m->snap_job != NULL)
 		return RP_ERR_BUSY;
-	int rc = batch_commit(m); /* snap_begin takes what is committed */
+	int rc = batch_commit(m);
 	if (rc != RP_OK)
 		return rc;
 	sm_group_state st;
@@ -1409,7 +1391,7 @@ int sm_install_chunk(sm *m, uint64_t group, const hp_snap_chunk *c)
 {
 	RP_CHECK(c != NULL);
 	RP_CHECK(c->size_bytes == 0 || c->data != NULL);
-	int rc = batch_settle(m); /* the swap needs an empty batch */
+	int rc = batch_commit(m); /* the swap needs an empty batch */
 	if (rc != RP_OK)
 		return rc;
 	if (c->offset == 0) {

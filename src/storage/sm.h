@@ -61,12 +61,6 @@ typedef struct {
 	uint64_t rocks_write_buffer_bytes; /* RocksDB memtable size: bounds what is
 					      re-applied from the log after a crash */
 	uint64_t value_cache_bytes; /* values kept for point reads (sm_vcache.h); 0: none */
-	/* The RocksDB store's queue of committed writes (sm_rocks.c): they
-	 * go to its writer thread once the oldest is this old, or once they
-	 * hold this many bytes of records.  A key written again meanwhile is
-	 * written once. */
-	uint32_t rocks_queue_ms;
-	uint64_t rocks_queue_bytes;
 	uint64_t mem_seed; /* sm_mem's tree shapes; never changes results */
 } sm_config;
 
@@ -155,8 +149,6 @@ typedef struct {
 	uint64_t table_readers_bytes;
 	uint64_t block_cache_bytes;
 	uint64_t block_cache_capacity_bytes;
-	uint64_t write_queue_bytes; /* committed writes on their way to RocksDB
-				       (rocks_queue_bytes bounds them) */
 } sm_store_memory;
 void sm_store_memory_stats(sm *m, sm_store_memory *out);
 

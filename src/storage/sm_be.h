@@ -11,9 +11,7 @@
  *
  * Batches: get/put/del act on an open batch that commit makes visible
  * atomically and abort throws away.  get sees the batch's own writes;
- * scan and walks see only settled state: settle, with no batch open,
- * makes everything committed visible to them (a store may keep committed
- * batches aside for a while; sm.c settles before it scans).
+ * scan sees only committed state (sm.c scans before it writes).
  */
 #ifndef RASPUTIN_STORAGE_SM_BE_H
 #define RASPUTIN_STORAGE_SM_BE_H
@@ -46,8 +44,6 @@ typedef struct {
 	int (*del)(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size);
 	int (*commit)(sm_be *be);
 	void (*abort)(sm_be *be);
-	/* NULL when commit leaves nothing aside. */
-	int (*settle)(sm_be *be);
 	/* Keys >= start of committed state, in order, until fn says stop. */
 	int (*scan)(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_size,
 		    sm_be_scan_fn fn, void *ctx);
@@ -60,10 +56,8 @@ typedef struct {
 	void (*walk_close)(sm_be *be, void *it);
 
 	/* A snapshot in steps (sm.h, sm_snapshot_begin):
-	 * - snap_begin, on the sm's thread, with no batch open, starts *job;
-	 *   meta_key names the record in SM_CF_META that says which index a
-	 *   state holds (a store that keeps committed batches aside hands
-	 *   them on here, for the capture to wait for);
+	 * - snap_begin, on the sm's thread, starts *job; meta_key names the
+	 *   record in SM_CF_META that says which index a state holds;
 	 * - snap_capture, on any one thread, captures the committed state as
 	 *   it is then (all that was committed before begin, maybe more) and
 	 *   copies meta_key's value in it into *rec;

@@ -2,20 +2,14 @@
  * sm_overlay.c — see sm_overlay.h.
  *
  * Records sit back to back in the arena: a header (key size, value size,
- * the room for the value, family, delete flag) then the key and the
- * value's room.  A slot holds a key's hash and the offset of its newest
- * record; a second write of the same key overwrites the record when its
- * value fits the room, and otherwise appends a record, marks the old one
- * dead and moves the slot (the old record stays as garbage until the
- * clear), so a batch that writes a few keys over and over stays as small
- * as those keys.  sm_overlay_each walks the arena, skipping dead records:
- * its cost follows the writes, not the table's size.  A slot
- * is in use only if its generation is the table's: a clear bumps the
- * generation instead of wiping the slots.
+ * family, delete flag) then the key and the value.  A slot holds a key's
+ * hash and the offset of its newest record; a second write of the same
+ * key appends a record and moves the slot (the old record stays as
+ * garbage until the clear).  A slot is in use only if its generation is
+ * the table's: a clear bumps the generation instead of wiping the slots.
  */
 #include "storage/sm_overlay.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +19,9 @@
 #include "util/hash.h"
 
 enum {
-	OV_SLOTS_MIN = 64,	      /* a power of two */
-	OV_KEEP_DEFAULT = 1 << 20, /* sm_overlay_set_keep's default */
+	OV_SLOTS_MIN = 64,	 /* a power of two */
+	OV_SLOTS_KEEP = 4096,	 /* a clear shrinks a larger table to OV_SLOTS_MIN */
+	OV_ARENA_KEEP = 1 << 20, /* a clear frees a larger arena */
 };
 
 typedef struct {
@@ -38,10 +33,8 @@ typedef struct {
 typedef struct {
 	uint32_t key_size;
 	uint32_t value_size;
-	uint32_t value_room; /* bytes after the key, >= value_size */
 	uint8_t cf;
 	uint8_t del;
-	uint8_t dead; /* a newer record of the key follows */
 } ov_rec;
 
 struct sm_overlay {
@@ -51,7 +44,6 @@ struct sm_overlay {
 	uint64_t used;	     /* slots in use: keys written since the last clear */
 	uint32_t gen;	     /* never 0 */
 	sm_buf arena;	     /* the records */
-	uint64_t keep;	     /* a clear frees a larger table or arena */
 };
 
 sm_overlay *sm_overlay_create(uint64_t seed)
@@ -61,13 +53,7 @@ sm_overlay *sm_overlay_create(uint64_t seed)
 		return NULL;
 	o->seed = rp_mix64(seed ^ UINT64_C(0x2545f4914f6cdd1d));
 	o->gen = 1;
-	o->keep = OV_KEEP_DEFAULT;
 	return o;
-}
-
-void sm_overlay_set_keep(sm_overlay *o, uint64_t bytes)
-{
-	o->keep = bytes;
 }
 
 void sm_overlay_destroy(sm_overlay *o)
@@ -139,23 +125,6 @@ int sm_overlay_put(sm_overlay *o, uint8_t cf, const uint8_t *key, size_t key_siz
 		value_size = 0;
 	if (key_size > UINT32_MAX || value_size > UINT32_MAX)
 		return RP_ERR_NOMEM;
-	uint64_t h = key_hash(o, cf, key, key_size);
-	if (o->used > 0) {
-		ov_slot *s = probe(o, h, cf, key, key_size);
-		if (s->gen == o->gen) {
-			ov_rec r = rec_at(o, s->off);
-			if (value_size <= r.value_room) {
-				/* The newest record has room: overwrite it. */
-				r.value_size = (uint32_t)value_size;
-				r.del = del ? 1 : 0;
-				memcpy(o->arena.data + s->off, &r, sizeof(r));
-				if (value_size > 0)
-					memcpy(o->arena.data + s->off + sizeof(r) + key_size,
-					       value, value_size);
-				return RP_OK;
-			}
-		}
-	}
 	/* Keep at least half the slots free (the probes stay short). */
 	if ((o->used + 1) * 2 > o->slot_count) {
 		int rc = rehash(o, o->slot_count ? o->slot_count * 2 : OV_SLOTS_MIN);
@@ -166,19 +135,17 @@ int sm_overlay_put(sm_overlay *o, uint8_t cf, const uint8_t *key, size_t key_siz
 	if (rc != RP_OK)
 		return rc;
 	uint64_t off = o->arena.size;
-	ov_rec r = {(uint32_t)key_size, (uint32_t)value_size, (uint32_t)value_size, cf,
-		    del ? 1 : 0, 0};
+	ov_rec r = {(uint32_t)key_size, (uint32_t)value_size, cf, del ? 1 : 0};
 	/* cannot fail now: the room is there */
 	(void)sm_buf_append(&o->arena, &r, sizeof(r));
 	(void)sm_buf_append(&o->arena, key, key_size);
 	(void)sm_buf_append(&o->arena, value, value_size);
+	uint64_t h = key_hash(o, cf, key, key_size);
 	ov_slot *s = probe(o, h, cf, key, key_size);
 	if (s->gen != o->gen) {
 		s->gen = o->gen;
 		s->hash = h;
 		o->used++;
-	} else {
-		o->arena.data[s->off + offsetof(ov_rec, dead)] = 1;
 	}
 	s->off = off; /* probe compared keys in the arena: move only now */
 	return RP_OK;
@@ -204,39 +171,13 @@ uint64_t sm_overlay_keys(const sm_overlay *o)
 	return o->used;
 }
 
-int sm_overlay_each(const sm_overlay *o, sm_overlay_fn fn, void *ctx)
-{
-	for (uint64_t off = 0; off < o->arena.size;) {
-		ov_rec r = rec_at(o, off);
-		const uint8_t *k = o->arena.data + off + sizeof(r);
-		off += sizeof(r) + r.key_size + r.value_room;
-		if (r.dead)
-			continue;
-		int rc = fn(ctx, r.cf, k, r.key_size, k + r.key_size, r.value_size, r.del != 0);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int merge_fn(void *ctx, uint8_t cf, const uint8_t *key, size_t key_size,
-		    const uint8_t *value, size_t value_size, bool del)
-{
-	return sm_overlay_put(ctx, cf, key, key_size, value, value_size, del);
-}
-
-int sm_overlay_merge(sm_overlay *dst, const sm_overlay *src)
-{
-	return sm_overlay_each(src, merge_fn, dst);
-}
-
 void sm_overlay_clear(sm_overlay *o)
 {
 	o->used = 0;
 	o->arena.size = 0;
-	if (o->arena.cap > o->keep)
+	if (o->arena.cap > OV_ARENA_KEEP)
 		sm_buf_deinit(&o->arena);
-	if (o->slot_count * sizeof(ov_slot) > o->keep) {
+	if (o->slot_count > OV_SLOTS_KEEP) {
 		free(o->slots);
 		o->slots = NULL;
 		o->slot_count = 0;
@@ -249,11 +190,6 @@ void sm_overlay_clear(sm_overlay *o)
 			memset(o->slots, 0, o->slot_count * sizeof(*o->slots));
 		o->gen = 1;
 	}
-}
-
-uint64_t sm_overlay_record_bytes(const sm_overlay *o)
-{
-	return o->arena.size;
 }
 
 uint64_t sm_overlay_bytes(const sm_overlay *o)

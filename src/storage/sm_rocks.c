@@ -1,16 +1,11 @@
 /*
  * sm_rocks.c — the RocksDB store under the state machine (sm_be.h): what a
  * server runs.  Column family "default" holds the user keys, "meta" the
- * applied indexes and the session table.  Writes collect by key in an
- * overlay (sm_overlay.h), much cheaper to keep than RocksDB's indexed
- * batch (docs/performance.md); a commit hands the batch to the store's
- * writer, a thread that makes it one RocksDB write (sm_rocks_writer.h),
- * and while the writer is busy further commits merge into one pending
- * batch, where a key written again only replaces its value
- * (docs/storage.md, "The store's writer").  A read looks in the open
- * batch, the pending one, the writer's, then in RocksDB; a scan, a walk,
- * a snapshot and an install first settle: wait for the writer and write
- * what is pending, so RocksDB holds everything committed.
+ * applied indexes and the session table; one write batch per commit: one
+ * entry (sm_apply) or a run of them (sm_apply_deferred).  A read inside an
+ * apply sees the batch's own writes through the batch's key index
+ * (sm_overlay.h), which is much cheaper to keep than RocksDB's indexed
+ * batch (docs/performance.md).
  *
  * RocksDB's own WAL is OFF and atomic_flush is ON (docs/storage.md,
  * "Durability"): the consensus log already holds every committed entry, so
@@ -29,10 +24,9 @@
  * memtable small and its inserts cheap (docs/performance.md).  What it
  * gives up is sequence-number isolation inside the active memtable, which
  * only RocksDB snapshots and long-lived iterators use; this store takes
- * neither (a scan's iterator lives within one call, after a settle, while
- * the writer is idle; a walk's reads keys only), and a flush only reads
- * memtables that no longer change, so every flush still ends at a
- * write-batch boundary.
+ * neither (a scan's iterator lives within one call, on the one thread
+ * that writes), and a flush only reads memtables that no longer change,
+ * so every flush still ends at a write-batch boundary.
  *
  * Directory layout:
  *   <dir>/db                  the live database
@@ -57,12 +51,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "storage/sm_be.h"
 #include "storage/sm_overlay.h"
-#include "storage/sm_rocks_writer.h"
 #include "util/check.h"
 #include "util/crc32c.h"
 #include "util/hash.h"
@@ -72,7 +64,6 @@ static const uint8_t index_magic[8] = {'R', 'A', 'S', 'P', 'S', 'I', 'D', 'X'};
 static const char *const cf_names[2] = {"default", "meta"};
 
 enum { PATH_CAP = 4096, DIR_MAX = PATH_CAP - 128 };
-
 
 typedef char name_buf[SM_ARCHIVE_NAME_MAX + 1];
 
@@ -102,17 +93,8 @@ typedef struct {
 	rocksdb_column_family_handle_t *cf[2];
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
-	rocksdb_writebatch_t *wb; /* scratch for a write on this thread */
-	/* The batches, newest first: open (writes since the last commit),
-	 * pending (committed while the writer was busy), out (the writer's:
-	 * read-only here until the writer is idle; empty when idle and
-	 * reaped).  A key may sit in more than one: a read takes the first
-	 * that has it. */
-	sm_overlay *open, *pending, *out;
-	sm_rocks_writer *writer;
-	uint64_t queue_ns;	   /* pending goes to the writer this old... */
-	uint64_t queue_bytes;	   /* ...or this large (sm_config) */
-	uint64_t pending_since_ns; /* when pending was last empty */
+	rocksdb_writebatch_t *wb;
+	sm_overlay *ov; /* what wb wrote, by key */
 	/* current snapshot */
 	bool have_snap;
 	uint64_t snap_index;
@@ -338,14 +320,10 @@ static int rocks_get(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size,
 	const uint8_t *v = NULL;
 	size_t len = 0;
 	bool deleted = false;
-	const sm_overlay *batches[3] = {b->open, b->pending, b->out};
-	for (int i = 0; i < 3; i++) {
-		if (sm_overlay_find(batches[i], (uint8_t)cf, key, key_size, &v, &len,
-				    &deleted)) {
-			/* Written since RocksDB last took a batch: the newest write. */
-			*found = !deleted;
-			return deleted ? RP_OK : sm_buf_set(out, v, len);
-		}
+	if (sm_overlay_find(b->ov, (uint8_t)cf, key, key_size, &v, &len, &deleted)) {
+		/* The open batch wrote it: its newest write. */
+		*found = !deleted;
+		return deleted ? RP_OK : sm_buf_set(out, v, len);
 	}
 	/* As committed, the value pinned rather than copied twice. */
 	char *err = NULL;
@@ -366,128 +344,44 @@ static int rocks_put(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size,
 		     const uint8_t *value, size_t value_size)
 {
 	rocks_be *b = (rocks_be *)be;
-	return sm_overlay_put(b->open, (uint8_t)cf, key, key_size, value, value_size, false);
+	int rc = sm_overlay_put(b->ov, (uint8_t)cf, key, key_size, value, value_size, false);
+	if (rc != RP_OK)
+		return rc;
+	rocksdb_writebatch_put_cf(b->wb, b->cf[cf], (const char *)key, key_size,
+				  (const char *)value, value_size);
+	return RP_OK;
 }
 
 static int rocks_del(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size)
 {
 	rocks_be *b = (rocks_be *)be;
-	return sm_overlay_put(b->open, (uint8_t)cf, key, key_size, NULL, 0, true);
+	int rc = sm_overlay_put(b->ov, (uint8_t)cf, key, key_size, NULL, 0, true);
+	if (rc != RP_OK)
+		return rc;
+	rocksdb_writebatch_delete_cf(b->wb, b->cf[cf], (const char *)key, key_size);
+	return RP_OK;
 }
 
-static sm_rocks_target target_of(const rocks_be *b)
-{
-	sm_rocks_target t = {b->db, {b->cf[0], b->cf[1]}, b->wopts};
-	return t;
-}
-
-static void swap_batches(sm_overlay **x, sm_overlay **y)
-{
-	sm_overlay *t = *x;
-	*x = *y;
-	*y = t;
-}
-
-/* The open batch joins the pending one (as is, when nothing is pending). */
-static int open_to_pending(rocks_be *b)
-{
-	if (sm_overlay_keys(b->open) == 0)
-		return RP_OK;
-	if (sm_overlay_keys(b->pending) == 0) {
-		swap_batches(&b->open, &b->pending);
-		return RP_OK;
-	}
-	int rc = sm_overlay_merge(b->pending, b->open);
-	sm_overlay_clear(b->open);
-	return rc;
-}
-
-/* The writer's batch, once it is idle: the batch is dropped (RocksDB has
- * it) and a failure reported.  wait: wait for it; otherwise RP_ERR_BUSY
- * while it works. */
-static int reap(rocks_be *b, bool wait)
-{
-	if (sm_overlay_keys(b->out) == 0)
-		return RP_OK; /* nothing handed over */
-	char *err = NULL;
-	if (wait)
-		sm_rocks_writer_wait(b->writer, &err);
-	else if (!sm_rocks_writer_poll(b->writer, &err))
-		return RP_ERR_BUSY;
-	sm_overlay_clear(b->out);
-	return err == NULL ? RP_OK : rocks_fail(b, "rocksdb write", err, RP_ERR_IO);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* The committed batch joins pending; pending goes to the writer once it
- * is old or large enough and the writer is idle.  Only a full pending
- * waits for a busy writer: the bound on the queue's memory. */
 static int rocks_commit(sm_be *be)
 {
 	rocks_be *b = (rocks_be *)be;
 	if (b->db == NULL)
 		return RP_ERR_CLOSED; /* a failed install left it closed */
-	uint64_t now = mono_ns();
-	if (sm_overlay_keys(b->pending) == 0)
-		b->pending_since_ns = now;
-	int rc = open_to_pending(b);
-	if (rc != RP_OK)
-		return rc;
-	if (sm_overlay_keys(b->pending) == 0)
-		return RP_OK;
-	bool full = sm_overlay_record_bytes(b->pending) >= b->queue_bytes;
-	if (!full && now - b->pending_since_ns < b->queue_ns) {
-		rc = reap(b, false); /* frees the writer's last batch early */
-		return rc == RP_ERR_BUSY ? RP_OK : rc;
-	}
-	rc = reap(b, full);
-	if (rc == RP_ERR_BUSY)
-		return RP_OK;
-	if (rc != RP_OK)
-		return rc;
-	swap_batches(&b->pending, &b->out);
-	sm_rocks_target t = target_of(b);
-	sm_rocks_writer_submit(b->writer, &t, b->out);
-	return RP_OK;
-}
-
-/* Everything committed into RocksDB: the writer's batch, then what is
- * pending, written here.  The open batch must be empty. */
-static int rocks_settle(sm_be *be)
-{
-	rocks_be *b = (rocks_be *)be;
-	if (b->db == NULL)
-		return RP_ERR_CLOSED;
-	RP_CHECK(sm_overlay_keys(b->open) == 0);
-	int rc = reap(b, true);
-	if (rc != RP_OK)
-		return rc;
-	if (sm_overlay_keys(b->pending) == 0)
-		return RP_OK;
-	sm_rocks_target t = target_of(b);
+	char *err = NULL;
 	/* WAL off, no sync: see the top of this file. */
-	char *err = sm_rocks_write_overlay(&t, b->wb, b->pending);
-	sm_overlay_clear(b->pending);
-	return err == NULL ? RP_OK : rocks_fail(b, "rocksdb write", err, RP_ERR_IO);
-}
-
-/* Whether RocksDB holds everything committed (scans need it). */
-static bool settled(const rocks_be *b)
-{
-	return sm_overlay_keys(b->open) == 0 && sm_overlay_keys(b->pending) == 0 &&
-	       sm_overlay_keys(b->out) == 0;
+	rocksdb_write(b->db, b->wopts, b->wb, &err);
+	if (err != NULL)
+		return rocks_fail(b, "rocksdb write", err, RP_ERR_IO);
+	rocksdb_writebatch_clear(b->wb);
+	sm_overlay_clear(b->ov);
+	return RP_OK;
 }
 
 static void rocks_abort(sm_be *be)
 {
 	rocks_be *b = (rocks_be *)be;
-	sm_overlay_clear(b->open);
+	rocksdb_writebatch_clear(b->wb);
+	sm_overlay_clear(b->ov);
 }
 
 static int rocks_scan(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_size,
@@ -496,7 +390,7 @@ static int rocks_scan(sm_be *be, sm_cf cf, const uint8_t *start, size_t start_si
 	rocks_be *b = (rocks_be *)be;
 	if (b->db == NULL)
 		return RP_ERR_CLOSED; /* a failed install left it closed */
-	RP_CHECK(settled(b));
+	RP_CHECK(sm_overlay_keys(b->ov) == 0);
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(b->db, b->ropts, b->cf[cf]);
 	if (start_size > 0)
 		rocksdb_iter_seek(it, (const char *)start, start_size);
@@ -537,7 +431,7 @@ static int rocks_walk_open(sm_be *be, sm_cf cf, void **it)
 	*it = NULL;
 	if (b->db == NULL)
 		return RP_ERR_CLOSED;
-	RP_CHECK(settled(b));
+	RP_CHECK(sm_overlay_keys(b->ov) == 0);
 	rocksdb_iterator_t *i = rocksdb_create_iterator_cf(b->db, b->ropts, b->cf[cf]);
 	rocksdb_iter_seek_to_first(i);
 	*it = i;
@@ -598,7 +492,6 @@ typedef struct {
 	char tmp[PATH_CAP];
 	uint8_t key[SM_ARCHIVE_NAME_MAX];
 	size_t key_size;
-	uint64_t written; /* the writer's batches that hold all committed at begin */
 	name_buf *names;
 	uint32_t count;
 	uint64_t *sizes;
@@ -870,20 +763,6 @@ static int rocks_snap_begin(sm_be *be, const uint8_t *meta_key, size_t key_size,
 	memcpy(j->key, meta_key, key_size);
 	j->key_size = key_size;
 	path_of(b, "snap.tmp", j->tmp);
-	/* Everything committed goes to the writer now (after the batch it
-	 * has in hand, if any); the capture waits until it is written. */
-	RP_CHECK(sm_overlay_keys(b->open) == 0);
-	if (sm_overlay_keys(b->pending) > 0) {
-		int rc = reap(b, true);
-		if (rc != RP_OK) {
-			free(j);
-			return rc;
-		}
-		swap_batches(&b->pending, &b->out);
-		sm_rocks_target t = target_of(b);
-		sm_rocks_writer_submit(b->writer, &t, b->out);
-	}
-	j->written = sm_rocks_writer_submitted(b->writer);
 	*job = j;
 	return RP_OK;
 }
@@ -937,12 +816,7 @@ static int rocks_snap_capture(void *job, sm_buf *rec, const atomic_bool *cancel,
 	j->err = err;
 	if (atomic_load(cancel))
 		return RP_ERR_CANCELED;
-	int rc = sm_rocks_writer_wait_written(b->writer, j->written, cancel);
-	if (rc == RP_ERR_IO)
-		sm_be_set_error(err, "rocksdb write", "the store's writer failed");
-	if (rc != RP_OK)
-		return rc;
-	rc = rm_rf(err, j->tmp);
+	int rc = rm_rf(err, j->tmp);
 	if (rc != RP_OK)
 		return rc;
 	char *e = NULL;
@@ -1315,7 +1189,7 @@ static int rocks_install_commit(sm_be *be)
 {
 	rocks_be *b = (rocks_be *)be;
 	RP_CHECK(!b->inst_open);
-	RP_CHECK(settled(b)); /* and so the writer is idle */
+	RP_CHECK(sm_overlay_keys(b->ov) == 0);
 	char inst[PATH_CAP], live[PATH_CAP];
 	path_of(b, "install", inst);
 	path_of(b, "db", live);
@@ -1384,17 +1258,11 @@ static void rocks_memory_stats(sm_be *be, sm_store_memory *out)
 		out->block_cache_bytes = v;
 	if (rocksdb_property_int(b->db, "rocksdb.block-cache-capacity", &v) == 0)
 		out->block_cache_capacity_bytes = v;
-	out->write_queue_bytes = sm_overlay_bytes(b->open) + sm_overlay_bytes(b->pending) +
-				 sm_overlay_bytes(b->out);
 }
 
 static void rocks_close(sm_be *be)
 {
 	rocks_be *b = (rocks_be *)be;
-	/* Waits for a batch in hand; what is still pending is dropped, as a
-	 * crash would (the consensus log holds it). */
-	sm_rocks_writer_stop(b->writer);
-	b->writer = NULL;
 	inst_close_file(b);
 	snap_forget(b);
 	sst_crc_list_clear(&b->sst_crcs);
@@ -1402,9 +1270,7 @@ static void rocks_close(sm_be *be)
 	db_close(b);
 	if (b->wb != NULL)
 		rocksdb_writebatch_destroy(b->wb);
-	sm_overlay_destroy(b->open);
-	sm_overlay_destroy(b->pending);
-	sm_overlay_destroy(b->out);
+	sm_overlay_destroy(b->ov);
 	if (b->ropts != NULL)
 		rocksdb_readoptions_destroy(b->ropts);
 	if (b->wopts != NULL)
@@ -1420,7 +1286,6 @@ static const sm_be_ops rocks_ops = {
     .put = rocks_put,
     .del = rocks_del,
     .commit = rocks_commit,
-    .settle = rocks_settle,
     .abort = rocks_abort,
     .scan = rocks_scan,
     .walk_open = rocks_walk_open,
@@ -1475,24 +1340,10 @@ static int rocks_prepare(rocks_be *b)
 	rocksdb_writeoptions_disable_WAL(b->wopts, 1);
 	rocksdb_writeoptions_set_sync(b->wopts, 0);
 	b->wb = rocksdb_writebatch_create();
-	uint64_t seed = rp_hash_seed();
-	b->open = sm_overlay_create(seed);
-	b->pending = sm_overlay_create(seed);
-	b->out = sm_overlay_create(seed);
-	if (b->open == NULL || b->pending == NULL || b->out == NULL) {
+	b->ov = sm_overlay_create(rp_hash_seed());
+	if (b->ov == NULL) {
 		sm_be_set_error(&b->base, "the write batch's key index", "out of memory");
 		return RP_ERR_NOMEM;
-	}
-	/* open swaps places with pending, and pending with out: each keeps
-	 * what a full queue takes. */
-	uint64_t keep = 2 * b->queue_bytes;
-	sm_overlay_set_keep(b->open, keep);
-	sm_overlay_set_keep(b->pending, keep);
-	sm_overlay_set_keep(b->out, keep);
-	rc = sm_rocks_writer_start(&b->writer);
-	if (rc != RP_OK) {
-		sm_be_set_error(&b->base, "starting the store's writer", rp_strerror(rc));
-		return rc;
 	}
 	/* RocksDB's per-thread perf counters off on the store's thread (the
 	 * library's default counts): otherwise every key comparison in a
@@ -1519,8 +1370,6 @@ int sm_open_rocks(const char *dir, const sm_config *cfg, sm **out, char *why,
 	b->base.ops = &rocks_ops;
 	memcpy(b->dir, dir, strlen(dir) + 1);
 	b->write_buffer_bytes = cfg->rocks_write_buffer_bytes;
-	b->queue_ns = (uint64_t)cfg->rocks_queue_ms * 1000000u;
-	b->queue_bytes = cfg->rocks_queue_bytes;
 	b->read_fd = -1;
 	b->inst_fd = -1;
 	rc = rocks_prepare(b);

@@ -502,7 +502,6 @@ TEST(info_sections)
 	in.allocator_allocated_bytes = 2 << 20;
 	in.allocator_free_bytes = 777;
 	in.log_memory_bytes = 4096;
-	in.store.write_queue_bytes = 10;
 	in.store.memtable_bytes = 11;
 	in.store.table_readers_bytes = 12;
 	in.store.block_cache_bytes = 13;
@@ -532,8 +531,7 @@ TEST(info_sections)
 	CHECK(strstr(v->str, "allocator_free:777\r\n") != NULL);
 	CHECK(strstr(v->str, "log_memory:4096\r\n") != NULL);
 	CHECK(strstr(v->str,
-		     "store_write_queue:10\r\nstore_memtables:11\r\n"
-		     "store_table_readers:12\r\n"
+		     "store_memtables:11\r\nstore_table_readers:12\r\n"
 		     "store_block_cache:13\r\nstore_block_cache_max:14\r\n") != NULL);
 	CHECK(strstr(v->str, "storage_dir:/data  evil:1\r\n") != NULL);
 	/* p50 of 1..1000 is 500 within 1/16 above; max exact; reads empty */

@@ -733,21 +733,17 @@ BOTH(store_memory_stats_follow_the_memtable)
 		CHECK_EQ(b.table_readers_bytes, 0);
 		CHECK_EQ(b.block_cache_bytes, 0);
 		CHECK_EQ(b.block_cache_capacity_bytes, 0);
-		CHECK_EQ(b.write_queue_bytes, 0);
 		fx_done(&f);
 		return;
 	}
-	/* 2,000 values of 199 bytes: at least their size in the memtable
-	 * and the writes on their way there */
-	CHECK(b.memtable_bytes + b.write_queue_bytes >=
-	      a.memtable_bytes + a.write_queue_bytes + 2000 * 199);
+	/* 2,000 values of 199 bytes: at least their size in the memtable */
+	CHECK(b.memtable_bytes >= a.memtable_bytes + 2000 * 199);
 	CHECK(b.block_cache_capacity_bytes > 0);
 	CHECK(b.block_cache_bytes <= b.block_cache_capacity_bytes);
 	fx_reopen(&f);
 	sm_store_memory c;
 	sm_store_memory_stats(f.m, &c);
-	CHECK(c.memtable_bytes + c.write_queue_bytes <
-	      (b.memtable_bytes + b.write_queue_bytes) / 10);
+	CHECK(c.memtable_bytes < b.memtable_bytes / 10);
 	CHECK(c.table_readers_bytes > 0); /* the flushed table is open */
 	fx_done(&f);
 }
@@ -1215,9 +1211,6 @@ static void crash_cfg(sm_config *cfg)
 	sm_config_default(cfg);
 	cfg->max_sessions = 5;
 	cfg->rocks_write_buffer_bytes = CRASH_BUFFER; /* many automatic flushes */
-	/* Every commit goes to the store's writer, one RocksDB write each:
-	 * what fills the small memtable, as the test needs flushes. */
-	cfg->rocks_queue_bytes = 0;
 }
 
 /* The child: apply the stream to the store in dir, reporting progress on
@@ -1758,13 +1751,10 @@ static int scan_all_fn(void *ctx, const uint8_t *key, size_t key_size,
 	return 0;
 }
 
-/* queue_ms, queue_bytes: the RocksDB store's write queue (sm.h). */
-static void mem_and_rocks_agree(uint32_t queue_ms, uint64_t queue_bytes)
+TEST(mem_and_rocks_agree_byte_for_byte_on_5000_random_commands)
 {
 	sm_config cfg;
 	sm_config_default(&cfg);
-	cfg.rocks_queue_ms = queue_ms;
-	cfg.rocks_queue_bytes = queue_bytes;
 	cfg.max_sessions = 5; /* 8 clients: eviction happens too */
 	cfg.max_value_bytes = 600;
 	fx m, r;
@@ -1802,27 +1792,6 @@ static void mem_and_rocks_agree(uint32_t queue_ms, uint64_t queue_bytes)
 	fx_done(&m);
 	fx_done(&r);
 	fx_done(&m2);
-}
-
-/* The defaults: the whole stream waits in the queue until a scan. */
-TEST(mem_and_rocks_agree_byte_for_byte_on_5000_random_commands)
-{
-	sm_config cfg;
-	sm_config_default(&cfg);
-	mem_and_rocks_agree(cfg.rocks_queue_ms, cfg.rocks_queue_bytes);
-}
-
-/* Every commit goes to the writer (waiting while it is busy). */
-TEST(mem_and_rocks_agree_when_every_commit_goes_to_the_writer)
-{
-	mem_and_rocks_agree(0, 0);
-}
-
-/* A small queue: commits go to the writer when it is idle, wait when
- * the queue is full, and reads find keys in every stage. */
-TEST(mem_and_rocks_agree_with_a_small_write_queue)
-{
-	mem_and_rocks_agree(0, 2048);
 }
 
 /* --- deferred applies ------------------------------------------------------------------ */
@@ -2409,54 +2378,6 @@ BOTH(snapshot_job_canceled_or_never_worked_leaves_the_current_one)
 /* In-place memtable updates (sm_rocks.c): one key overwritten thousands of
  * times with values that shrink, grow and keep their size reads back
  * right, scans right, and survives a reopen. */
-/* The keys a scan of the whole store visits. */
-static uint64_t scan_count(fx *f)
-{
-	scan_all sa = {{0}, 0};
-	CHECK_EQ(sm_scan(f->m, NULL, 0, UINT32_MAX, scan_all_fn, &sa), 0);
-	sm_buf_deinit(&sa.keys);
-	return sa.count;
-}
-
-/* A key written again while its write waits in the queue is held once:
- * the queue grows with the keys, not the writes. */
-TEST(rocks_write_queue_holds_a_hot_key_once)
-{
-	sm_config cfg;
-	sm_config_default(&cfg);
-	cfg.rocks_queue_ms = 60000; /* nothing leaves the queue by age here */
-	fx f;
-	fx_open_cfg(&f, true, &cfg);
-	char val[101];
-	memset(val, 'a', 100);
-	val[100] = '\0';
-	sm_store_memory a, b;
-	for (int i = 0; i < 2000; i++) {
-		val[i % 100] = (char)('a' + i % 26);
-		sm_cmd c = c_set("hot", val, 0);
-		fx_run(&f, &c);
-	}
-	sm_store_memory_stats(f.m, &a);
-	char key[32];
-	for (int i = 0; i < 2000; i++) {
-		snprintf(key, sizeof(key), "k%d", i);
-		sm_cmd c = c_set(key, val, 0);
-		fx_run(&f, &c);
-	}
-	sm_store_memory_stats(f.m, &b);
-	CHECK(a.write_queue_bytes < 2000 * 100 / 4);
-	CHECK(b.write_queue_bytes >= a.write_queue_bytes + 2000 * 100);
-	expect_stored(&f, "hot", val);
-	expect_stored(&f, "k1999", val);
-	/* a scan settles the queue: RocksDB holds it all */
-	CHECK_EQ(scan_count(&f), 2001);
-	fx_reopen(&f);
-	expect_stored(&f, "hot", val);
-	expect_stored(&f, "k0", val);
-	CHECK_EQ(sm_applied_index(f.m, 1), 4000);
-	fx_done(&f);
-}
-
 TEST(rocks_overwrites_in_place_read_back_right)
 {
 	fx f;
@@ -2477,7 +2398,10 @@ TEST(rocks_overwrites_in_place_read_back_right)
 			expect_stored(&f, "hot", last);
 	}
 	expect_stored(&f, "hot", last);
-	CHECK_EQ(scan_count(&f), 1);
+	scan_all sa = {{0}, 0};
+	CHECK_EQ(sm_scan(f.m, NULL, 0, UINT32_MAX, scan_all_fn, &sa), 0);
+	CHECK_EQ(sa.count, 1);
+	sm_buf_deinit(&sa.keys);
 	fx_reopen(&f);
 	expect_stored(&f, "hot", last);
 	CHECK_EQ(sm_applied_index(f.m, 1), 3000);

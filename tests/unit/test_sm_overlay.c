@@ -93,28 +93,6 @@ TEST(families_are_apart)
 	sm_overlay_destroy(o);
 }
 
-/* A key written again with a value that fits its record is overwritten
- * there: the records' bytes follow the keys, not the writes. */
-TEST(a_rewrite_that_fits_takes_no_new_room)
-{
-	sm_overlay *o = sm_overlay_create(5);
-	char buf[64];
-	put_s(o, 0, "hot", "0123456789");
-	uint64_t one = sm_overlay_record_bytes(o);
-	for (int i = 0; i < 1000; i++)
-		put_s(o, 0, "hot", i % 2 ? "short" : "9876543210");
-	del_s(o, 0, "hot");
-	CHECK_EQ(sm_overlay_record_bytes(o), one);
-	CHECK(strcmp(find_s(o, 0, "hot", buf, sizeof(buf)), "<deleted>") == 0);
-	/* a longer value needs a new record; the old one is not visited */
-	put_s(o, 0, "hot", "a value longer than the first");
-	CHECK(sm_overlay_record_bytes(o) > one);
-	CHECK(strcmp(find_s(o, 0, "hot", buf, sizeof(buf)),
-		     "a value longer than the first") == 0);
-	CHECK_EQ(sm_overlay_keys(o), 1);
-	sm_overlay_destroy(o);
-}
-
 TEST(a_clear_forgets_every_write_and_gives_back_a_large_batch)
 {
 	sm_overlay *o = sm_overlay_create(4);
@@ -145,40 +123,6 @@ TEST(a_clear_forgets_every_write_and_gives_back_a_large_batch)
 }
 
 enum { MODEL_KEYS = 200 };
-
-/* What sm_overlay_each must say of the model: each written key once,
- * with its newest write. */
-typedef struct {
-	uint8_t (*state)[MODEL_KEYS];
-	uint8_t (*value)[MODEL_KEYS][100];
-	size_t (*value_size)[MODEL_KEYS];
-	uint8_t seen[2][MODEL_KEYS];
-	uint64_t visits;
-} each_check;
-
-static int each_fn(void *ctx, uint8_t cf, const uint8_t *key, size_t key_size,
-		   const uint8_t *value, size_t value_size, bool del)
-{
-	each_check *c = ctx;
-	char k[16];
-	CHECK(cf < 2 && key_size < sizeof(k));
-	memcpy(k, key, key_size);
-	k[key_size] = '\0';
-	int i = atoi(k);
-	CHECK(i >= 0 && i < MODEL_KEYS);
-	CHECK_EQ(c->seen[cf][i], 0);
-	c->seen[cf][i] = 1;
-	c->visits++;
-	CHECK_EQ(del, c->state[cf][i] == 1);
-	if (!del) {
-		CHECK_EQ(c->state[cf][i], 2);
-		CHECK_EQ(value_size, c->value_size[cf][i]);
-		CHECK(value_size == 0 || memcmp(value, c->value[cf][i], value_size) == 0);
-	} else {
-		CHECK_EQ(value_size, 0);
-	}
-	return 0;
-}
 
 TEST(a_random_run_never_answers_other_than_a_plain_map)
 {
@@ -231,22 +175,7 @@ TEST(a_random_run_never_answers_other_than_a_plain_map)
 				CHECK_EQ(
 				    sm_overlay_put(o, cf, u8(key), ks, NULL, 0, true),
 				    RP_OK);
-			} else { /* the batch commits: each and merge see the model */
-				each_check c = {state, value, value_size, {{0}}, 0};
-				CHECK_EQ(sm_overlay_each(o, each_fn, &c), 0);
-				CHECK_EQ(c.visits, keys);
-				sm_overlay *m = sm_overlay_create(seed + 100);
-				put_s(m, 0, "0", "older, replaced by the merge if written");
-				CHECK_EQ(sm_overlay_merge(m, o), RP_OK);
-				each_check c2 = {state, value, value_size, {{0}}, 0};
-				if (state[0][0] == 0) { /* the merge left it alone */
-					del_s(m, 0, "0");
-					state[0][0] = 1; /* the model forgets at the clear */
-					keys++;
-				}
-				CHECK_EQ(sm_overlay_each(m, each_fn, &c2), 0);
-				CHECK_EQ(c2.visits, keys);
-				sm_overlay_destroy(m);
+			} else { /* the batch commits */
 				sm_overlay_clear(o);
 				memset(state, 0, sizeof(state));
 				keys = 0;
