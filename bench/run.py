@@ -40,6 +40,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -136,6 +137,27 @@ def _die_with_parent():
     _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_seconds(pid):
+    """User + system CPU time a live process has used, all its threads, in seconds
+    (None once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()   # after "pid (comm) "
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK   # utime, stime
+
+
+def children_cpu_seconds():
+    """CPU time of the finished child processes (the load tools), in seconds."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 class Servers:
     """Every server process started, by name, so all of them can be stopped."""
 
@@ -164,6 +186,11 @@ class Servers:
                 except OSError:
                     pass
                 raise RuntimeError(f"{name} (pid {p.pid}) exited with status {p.returncode}:\n{tail}")
+
+    def cpu_seconds(self, system):
+        """CPU time used so far by a system's server processes, summed."""
+        return sum(proc_cpu_seconds(p.pid) or 0.0 for name, p in self.procs.items()
+                   if name == system or name.startswith(system + "-"))
 
     def rss_kib(self, name):
         try:
@@ -682,6 +709,12 @@ class Report:
                  "event-loop batch of writes) and no persistence at all (`appendonly no, save \"\"`).")
         L.append("- All data directories are under one temporary directory on the disk named above. "
                  "Servers and load generators share the machine's cores.")
+        L.append("- CPU per operation (median of the runs): the user + system time the system's "
+                 "server processes used during the run (all threads; for rasputin and etcd the "
+                 "three nodes together, from /proc/PID/stat in 10 ms ticks), and the load tool's "
+                 "own (getrusage of the finished child), each divided by the requests. On a "
+                 "machine whose cores the servers and the load tool share, these say which "
+                 "system is bound by CPU and which by its disk.")
         L.append("")
         L.append("Tools (which program drove which column):")
         L.append("")
@@ -707,8 +740,9 @@ class Report:
         L.append("")
         L.append("## Results")
         L.append("")
-        L.append("| operation | clients | system | ops/s | p50 ms | p99 ms | runs (ops/s) | tool |")
-        L.append("|---|---:|---|---:|---:|---:|---|---|")
+        L.append("| operation | clients | system | ops/s | p50 ms | p99 ms | server CPU µs/op | "
+                 "tool CPU µs/op | runs (ops/s) | tool |")
+        L.append("|---|---:|---|---:|---:|---:|---:|---:|---|---|")
         for op in RUN_OPS:
             for c in CLIENTS:
                 for s in SYSTEMS:
@@ -721,6 +755,8 @@ class Report:
                         each += f" ({errs} error replies)"
                     L.append(f"| {op} | {c} | {SYSTEM_TITLES[s]} | {fmt_num(med(runs, 'ops_s'))} | "
                              f"{fmt_ms(med(runs, 'p50_ms'))} | {fmt_ms(med(runs, 'p99_ms'))} | "
+                             f"{fmt_num(med(runs, 'server_cpu_us'), 1)} | "
+                             f"{fmt_num(med(runs, 'tool_cpu_us'), 1)} | "
                              f"{each} | {runs[0]['tool']} |")
         failures = [(k, r) for k, rs in self.runs.items() for r in rs if not r.get("ok") or r.get("error")]
         if failures:
@@ -1053,12 +1089,18 @@ def main():
                             preload(s, port_of[s], eep, "key:", KEYS, servers, fixed=True)
                         if s == "etcd":
                             etcd_compact_defrag()
+                        cpu0, tool0 = servers.cpu_seconds(s), children_cpu_seconds()
                         r = run_point(s, op, c, n, port_of[s], eep)
+                        if r["ok"]:
+                            r["server_cpu_us"] = (servers.cpu_seconds(s) - cpu0) * 1e6 / r["n"]
+                            r["tool_cpu_us"] = (children_cpu_seconds() - tool0) * 1e6 / r["n"]
                         report.runs.setdefault((op, c, s), []).append(r)
                         if r["ok"]:
                             extra = f"  ({r['errors']} error replies)" if r.get("errors") else ""
                             log(f"{op:<4} {c:>7} {rep + 1:>2}/{REPEAT:<2}  {s:<10} {r['ops_s']:>10,.0f} "
-                                f"{fmt_ms(r['p50_ms']):>8} {fmt_ms(r['p99_ms']):>8}  {r['tool']}{extra}")
+                                f"{fmt_ms(r['p50_ms']):>8} {fmt_ms(r['p99_ms']):>8}  {r['tool']}{extra}"
+                                f"  (CPU per op: servers {r['server_cpu_us']:.1f} µs, "
+                                f"load tool {r['tool_cpu_us']:.1f} µs)")
                         else:
                             log(f"{op:<4} {c:>7} {rep + 1:>2}/{REPEAT:<2}  {s:<10} FAILED: "
                                 f"{r['error'][:200]}")

@@ -2,7 +2,9 @@
 # tests/bench/test_tools.sh — the measuring tools of `make bench` measure:
 # bench/probe (fdatasync, loopback round trip, the bare 3-node commit) and
 # bench/rpload (against a real 3-node cluster) print their RESULT lines
-# with plausible figures, clean up after themselves, and reject bad usage.
+# with plausible figures, clean up after themselves, and reject bad usage;
+# bench/run.py's CPU accounting counts a server's threads and a finished
+# load tool's time.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
@@ -67,4 +69,40 @@ for op in set get cas mix; do
 done
 expect "rpload's SETs landed (a key it wrote holds 100 bytes)" 100 \
 	"$(rp_cmd 1 STRLEN key:000000000000 | tr -d '\r')"
+
+# The CPU columns of the results: a process whose two threads each spin
+# 0.3 s of CPU (one after the other: Python's lock) is counted at about
+# 0.6 s, its threads summed (10 ms ticks); a finished child's 0.3 s at about
+# 0.3 s; a process that is gone as nothing.
+out=$(/usr/bin/python3 - <<'PY' 2>&1
+import subprocess, sys
+sys.path.insert(0, "bench")
+import run
+spin = ("import sys, threading, time\n"
+        "def s():\n    t = time.thread_time()\n    while time.thread_time() - t < 0.3: pass\n"
+        "for _ in range(2):\n    th = threading.Thread(target=s); th.start(); th.join()\n"
+        "print('spun', flush=True); time.sleep(30)")
+p = subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, text=True)
+p.stdout.readline()
+live = run.proc_cpu_seconds(p.pid)
+p.kill(); p.wait()
+c0 = run.children_cpu_seconds()
+subprocess.run([sys.executable, "-c",
+                "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"])
+child = run.children_cpu_seconds() - c0
+print(f"{live:.2f} {child:.2f} {run.proc_cpu_seconds(p.pid)}")
+PY
+)
+read -r live child gone <<<"$out"
+if awk -v x="$live" 'BEGIN { exit !(x >= 0.55 && x <= 1.0) }'; then
+	ok "run.py sums a server's threads: 2 threads x 0.3 s -> $live s"
+else
+	fail "run.py, a server's CPU time" "got [$out] (want 0.55-1.0 s)"
+fi
+if awk -v x="$child" 'BEGIN { exit !(x >= 0.28 && x <= 0.6) }'; then
+	ok "run.py counts a finished load tool: 0.3 s -> $child s"
+else
+	fail "run.py, a load tool's CPU time" "got [$out] (want 0.28-0.6 s)"
+fi
+expect "run.py reads a process that is gone as None" None "$gone"
 rp_summary
