@@ -329,6 +329,7 @@ typedef struct {
 	const char *storage_dir;
 	const char *role; /* leader follower candidate pre-candidate learner joining */
 	uint64_t term, leader_id, commit_index, applied_index, last_index, snapshot_index;
+	uint64_t applied_unflushed; /* applied, not yet in the store's batch write */
 	bool lease_valid;
 	uint64_t lease_remaining_ms;
 	uint32_t voters, learners;

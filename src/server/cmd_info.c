@@ -163,6 +163,7 @@ static void build(info_text *t, const cmd_info *in, unsigned want)
 		kv_str(t, "leader_client_addr", in->leader_client_addr);
 		kv_u64(t, "commit_index", in->commit_index);
 		kv_u64(t, "applied_index", in->applied_index);
+		kv_u64(t, "applied_unflushed", in->applied_unflushed);
 		kv_u64(t, "last_index", in->last_index);
 		kv_u64(t, "snapshot_index", in->snapshot_index);
 		kv_u64(t, "lease_valid", in->lease_valid ? 1 : 0);

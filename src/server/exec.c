@@ -1307,6 +1307,7 @@ void srv_fill_info(srv *s, cmd_info *info)
 	info->leader_id = st.leader;
 	info->commit_index = st.commit;
 	info->applied_index = sm_applied_index(s->sm, SRV_GROUP);
+	info->applied_unflushed = sm_apply_open(s->sm);
 	info->last_index = st.last_index;
 	info->snapshot_index = st.snapshot_index;
 	info->lease_valid = st.lease_valid;

@@ -216,6 +216,7 @@ struct srv {
 	cmd_cursors *cursors;
 	uv_async_t wal_async;
 	uv_idle_t apply_idle; /* active while committed entries wait to be applied */
+	uint32_t apply_open_seen; /* sm_apply_open at the last tick (node.c) */
 	uv_idle_t walk_idle;  /* active while a DBSIZE or KEYS walks the keys */
 	_Atomic uint64_t wal_durable;
 	_Atomic int wal_rc;

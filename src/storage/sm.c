@@ -75,6 +75,7 @@ struct sm {
 	 * cannot be undone entry by entry: it sticks in failed, and every
 	 * later call that changes or scans state returns it. */
 	uint32_t open_entries; /* 0: nothing open; committed at SM_DEFER_MAX_ENTRIES */
+	uint64_t open_bytes;   /* their commands' bytes; committed at SM_DEFER_MAX_BYTES */
 	uint64_t open_group;
 	int failed;
 
@@ -109,7 +110,8 @@ struct sm_walk {
 
 static int batch_commit(sm *m);
 
-enum { SM_DEFER_MAX_ENTRIES = 4096 };
+/* An open run's bound: its entries' writes wait in the store's batch. */
+enum { SM_DEFER_MAX_ENTRIES = 4096, SM_DEFER_MAX_BYTES = 16 << 20 };
 
 /* --- config, errors -------------------------------------------------------- */
 
@@ -865,6 +867,7 @@ static int batch_commit(sm *m)
 		return rc;
 	}
 	m->open_entries = 0;
+	m->open_bytes = 0;
 	return RP_OK;
 }
 
@@ -909,11 +912,17 @@ int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res)
 	rc = group_store(m, group, &st);
 	RP_CHECK(rc == RP_OK);
 	m->open_group = group;
-	/* A long run (a restart replaying its log) is committed in pieces:
-	 * the batch's memory stays bounded. */
-	if (++m->open_entries >= SM_DEFER_MAX_ENTRIES)
+	/* A long run (a restart replaying its log, a follower's run) is
+	 * committed in pieces: the batch's memory stays bounded. */
+	m->open_bytes += e->size_bytes;
+	if (++m->open_entries >= SM_DEFER_MAX_ENTRIES || m->open_bytes >= SM_DEFER_MAX_BYTES)
 		return batch_commit(m);
 	return RP_OK;
+}
+
+uint32_t sm_apply_open(const sm *m)
+{
+	return m->open_entries;
 }
 
 int sm_apply_flush(sm *m)

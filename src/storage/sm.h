@@ -117,14 +117,17 @@ int sm_apply(sm *m, uint64_t group, const hp_entry *e, sm_result *res);
  * (sm_scan, sm_digest), snapshots, installs and sm_close commit first, so
  * nothing can observe where the caller put its flushes; so do sessions'
  * evictions, which keeps every replica deciding alike whatever its
- * batches were.  A run is also committed every 4096 entries (a restart
- * replaying a long log), so its memory stays bounded.  After an error
+ * batches were.  A run is also committed every 4096 entries or 16 MiB of
+ * commands (a restart replaying a long log, a follower's long run), so
+ * its memory stays bounded.  After an error
  * with deferred entries open (the store failed) the state cannot be
  * trusted: every later apply, flush, read, scan and snapshot returns that
  * error; stop the node.
  */
 int sm_apply_deferred(sm *m, uint64_t group, const hp_entry *e, sm_result *res);
 int sm_apply_flush(sm *m);
+/* Entries applied and not yet committed to the store (0 after a flush). */
+uint32_t sm_apply_open(const sm *m);
 
 /* Local read of the applied state (linearizability is the caller's: read
  * only after the read index is applied).  Copies the value into *value

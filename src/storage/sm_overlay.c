@@ -166,6 +166,19 @@ bool sm_overlay_find(const sm_overlay *o, uint8_t cf, const uint8_t *key, size_t
 	return true;
 }
 
+void sm_overlay_each(const sm_overlay *o, sm_overlay_fn fn, void *ctx)
+{
+	for (uint64_t i = 0; i < o->slot_count; i++) {
+		const ov_slot *s = &o->slots[i];
+		if (s->gen != o->gen)
+			continue;
+		ov_rec r = rec_at(o, s->off);
+		const uint8_t *key = o->arena.data + s->off + sizeof(r);
+		fn(ctx, r.cf, key, r.key_size, r.del ? NULL : key + r.key_size, r.value_size,
+		   r.del != 0);
+	}
+}
+
 uint64_t sm_overlay_keys(const sm_overlay *o)
 {
 	return o->used;

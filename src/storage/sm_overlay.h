@@ -1,8 +1,9 @@
 /*
- * sm_overlay.h — the writes of an open batch, by key: what lets a read
- * inside an apply see the batch's own writes while the store's batch is a
- * plain append-only one (sm_rocks.c).  For each (family, key) it keeps
- * the newest value written, or that the newest write was a delete.
+ * sm_overlay.h — the writes of an open batch, by key (sm_rocks.c): what
+ * lets a read inside an apply see the batch's own writes, and what the
+ * store's batch is built from at commit.  For each (family, key) it keeps
+ * the newest value written, or that the newest write was a delete, so a
+ * batch that sets one key many times writes it to the store once.
  *
  * A hash table (open addressing, seeded hash) over an arena that holds
  * one record per write; sm_overlay_clear forgets everything at once and
@@ -32,6 +33,15 @@ int sm_overlay_put(sm_overlay *o, uint8_t cf, const uint8_t *key, size_t key_siz
  * that value, valid until the next put or clear. */
 bool sm_overlay_find(const sm_overlay *o, uint8_t cf, const uint8_t *key, size_t key_size,
 		     const uint8_t **value, size_t *value_size, bool *deleted);
+
+/* Calls fn once for each (family, key) written since the last clear,
+ * with its newest write (value NULL and del true for a delete), in no
+ * particular order: what the store's batch must hold, each superseded
+ * write left out.  key and value are valid for the call; fn must not
+ * change o. */
+typedef void (*sm_overlay_fn)(void *ctx, uint8_t cf, const uint8_t *key, size_t key_size,
+			      const uint8_t *value, size_t value_size, bool del);
+void sm_overlay_each(const sm_overlay *o, sm_overlay_fn fn, void *ctx);
 
 /* Keys (family and key) written since the last clear. */
 uint64_t sm_overlay_keys(const sm_overlay *o);

@@ -2,10 +2,13 @@
  * sm_rocks.c — the RocksDB store under the state machine (sm_be.h): what a
  * server runs.  Column family "default" holds the user keys, "meta" the
  * applied indexes and the session table; one write batch per commit: one
- * entry (sm_apply) or a run of them (sm_apply_deferred).  A read inside an
- * apply sees the batch's own writes through the batch's key index
- * (sm_overlay.h), which is much cheaper to keep than RocksDB's indexed
- * batch (docs/performance.md).
+ * entry (sm_apply) or a run of them (sm_apply_deferred).  Puts and deletes
+ * go to the batch's key index (sm_overlay.h), through which a read inside
+ * an apply sees the batch's own writes (much cheaper to keep than
+ * RocksDB's indexed batch), and the commit builds RocksDB's write batch
+ * from it: the newest write of each key only.  A key set many times in a
+ * run costs one memtable insert, a skip-list search on every node, not
+ * one per set (docs/performance.md).
  *
  * RocksDB's own WAL is OFF and atomic_flush is ON (docs/storage.md,
  * "Durability"): the consensus log already holds every committed entry, so
@@ -94,7 +97,7 @@ typedef struct {
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_writebatch_t *wb;
-	sm_overlay *ov; /* what wb wrote, by key */
+	sm_overlay *ov; /* the open batch's writes, by key; wb is built from it */
 	/* current snapshot */
 	bool have_snap;
 	uint64_t snap_index;
@@ -344,22 +347,24 @@ static int rocks_put(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size,
 		     const uint8_t *value, size_t value_size)
 {
 	rocks_be *b = (rocks_be *)be;
-	int rc = sm_overlay_put(b->ov, (uint8_t)cf, key, key_size, value, value_size, false);
-	if (rc != RP_OK)
-		return rc;
-	rocksdb_writebatch_put_cf(b->wb, b->cf[cf], (const char *)key, key_size,
-				  (const char *)value, value_size);
-	return RP_OK;
+	return sm_overlay_put(b->ov, (uint8_t)cf, key, key_size, value, value_size, false);
 }
 
 static int rocks_del(sm_be *be, sm_cf cf, const uint8_t *key, size_t key_size)
 {
 	rocks_be *b = (rocks_be *)be;
-	int rc = sm_overlay_put(b->ov, (uint8_t)cf, key, key_size, NULL, 0, true);
-	if (rc != RP_OK)
-		return rc;
-	rocksdb_writebatch_delete_cf(b->wb, b->cf[cf], (const char *)key, key_size);
-	return RP_OK;
+	return sm_overlay_put(b->ov, (uint8_t)cf, key, key_size, NULL, 0, true);
+}
+
+static void batch_add(void *ctx, uint8_t cf, const uint8_t *key, size_t key_size,
+		      const uint8_t *value, size_t value_size, bool del)
+{
+	rocks_be *b = ctx;
+	if (del)
+		rocksdb_writebatch_delete_cf(b->wb, b->cf[cf], (const char *)key, key_size);
+	else
+		rocksdb_writebatch_put_cf(b->wb, b->cf[cf], (const char *)key, key_size,
+					  (const char *)value, value_size);
 }
 
 static int rocks_commit(sm_be *be)
@@ -367,12 +372,16 @@ static int rocks_commit(sm_be *be)
 	rocks_be *b = (rocks_be *)be;
 	if (b->db == NULL)
 		return RP_ERR_CLOSED; /* a failed install left it closed */
+	if (sm_overlay_keys(b->ov) == 0)
+		return RP_OK;
+	rocksdb_writebatch_clear(b->wb);
+	sm_overlay_each(b->ov, batch_add, b);
 	char *err = NULL;
 	/* WAL off, no sync: see the top of this file. */
 	rocksdb_write(b->db, b->wopts, b->wb, &err);
+	rocksdb_writebatch_clear(b->wb);
 	if (err != NULL)
 		return rocks_fail(b, "rocksdb write", err, RP_ERR_IO);
-	rocksdb_writebatch_clear(b->wb);
 	sm_overlay_clear(b->ov);
 	return RP_OK;
 }

@@ -101,6 +101,27 @@ for who in "$F" "$L"; do
 		fail "redis-benchmark against node $who" "$out"
 	fi
 done
+# Every node applied every write, and a follower's open run of applied
+# entries (committed to its store in one write) is flushed within a tick
+# of the writes stopping; the leader flushes after every batch.
+ci=$(rp_cmd "$L" INFO consensus | tr -d '\r' | sed -n 's/^commit_index://p')
+settled=""
+for _ in $(seq 50); do
+	settled=yes
+	for i in 1 2 3; do
+		info=$(rp_cmd "$i" INFO consensus | tr -d '\r')
+		a=$(echo "$info" | sed -n 's/^applied_index://p')
+		u=$(echo "$info" | sed -n 's/^applied_unflushed://p')
+		{ [ "${a:-0}" -ge "${ci:-1}" ] && [ "$u" = 0 ]; } || settled=""
+	done
+	[ -n "$settled" ] && break
+	sleep 0.1
+done
+if [ -n "$settled" ] && [ "${ci:-0}" -ge 10000 ]; then
+	ok "INFO consensus: every node applied index $ci and flushed its run (applied_unflushed 0)"
+else
+	fail "applied runs flushed" "commit $ci; $(for i in 1 2 3; do rp_cmd "$i" INFO consensus | grep applied; done)"
+fi
 # The reads above went through the leader's value cache (INFO memory).
 mem=$(rp_cmd "$L" INFO memory | tr -d '\r')
 hits=$(echo "$mem" | sed -n 's/^value_cache_hits://p')

@@ -1959,6 +1959,67 @@ BOTH(deferred_applies_are_committed_by_snapshot_and_close)
 	fx_done(&f);
 }
 
+/* sm_apply_open counts an open run; a run is committed at 4096 entries
+ * or at 16 MiB of commands, whichever comes first; a key set many times
+ * in one run reads back, and reopens, as its last value. */
+BOTH(an_open_run_is_bounded_by_entries_and_bytes)
+{
+	sm_config cfg;
+	sm_config_default(&cfg);
+	cfg.max_value_bytes = 1 << 20;
+	fx f;
+	fx_open_cfg(&f, rocks, &cfg);
+	sm_cmd_limits lim = {f.cfg.max_value_bytes};
+	char *big = malloc(1 << 20);
+	CHECK(big != NULL);
+	uint64_t index = 0;
+	CHECK_EQ(sm_apply_open(f.m), 0);
+	/* small commands: the entry bound */
+	for (int i = 1; i <= 4100; i++) {
+		char v[16];
+		snprintf(v, sizeof(v), "v%d", i);
+		sm_cmd c = c_set(i % 2 ? "odd" : "even", v, 0);
+		f.enc.size = 0;
+		CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &f.enc), 0);
+		hp_entry e = {++index, 1, HP_ENTRY_NORMAL, (uint32_t)f.enc.size, f.enc.data};
+		CHECK_EQ(sm_apply_deferred(f.m, 1, &e, &f.res), 0);
+		CHECK_EQ(sm_apply_open(f.m), (uint32_t)(i < 4096 ? i : i - 4096));
+	}
+	expect_stored(&f, "odd", "v4099");
+	expect_stored(&f, "even", "v4100");
+	CHECK_EQ(sm_apply_flush(f.m), 0);
+	CHECK_EQ(sm_apply_open(f.m), 0);
+	/* 1 MiB values: the byte bound, long before 4096 entries */
+	uint32_t most = 0;
+	for (int i = 0; i < 40; i++) {
+		memset(big, 'a' + i % 26, (size_t)1 << 20);
+		big[(1 << 20) - 1] = '\0';
+		sm_cmd c = c_set(i % 3 ? "big" : "big2", big, 0);
+		f.enc.size = 0;
+		CHECK_EQ(sm_cmd_encode_buf(&c, &lim, &f.enc), 0);
+		hp_entry e = {++index, 1, HP_ENTRY_NORMAL, (uint32_t)f.enc.size, f.enc.data};
+		CHECK_EQ(sm_apply_deferred(f.m, 1, &e, &f.res), 0);
+		uint32_t open = sm_apply_open(f.m);
+		most = open > most ? open : most;
+	}
+	CHECK_EQ(most, 15); /* the 16th MiB-and-a-bit command commits the run */
+	if (rocks) {
+		fx_reopen(&f);
+		CHECK_EQ(sm_applied_index(f.m, 1), index);
+		expect_stored(&f, "odd", "v4099");
+		bool found = false;
+		sm_buf v;
+		sm_buf_init(&v);
+		CHECK_EQ(sm_get(f.m, (const uint8_t *)"big", 3, &v, &found), 0);
+		CHECK(found);
+		CHECK_EQ(v.size, (1 << 20) - 1);
+		CHECK_EQ(v.data[0], 'a' + 38 % 26); /* the last i with i % 3 != 0 */
+		sm_buf_deinit(&v);
+	}
+	free(big);
+	fx_done(&f);
+}
+
 /* --- walks ------------------------------------------------------------------------ */
 
 typedef struct {

@@ -1,9 +1,10 @@
 /*
  * test_sm_overlay.c — a batch's key index on its own: the newest write of
  * a key wins, a delete hides a value, families are apart, a clear forgets
- * everything and gives back what a large batch took, and a random run
- * against a plain map (many batches, with colliding hashes forced by a
- * tiny key space) never answers other than the map.
+ * everything and gives back what a large batch took, the newest write of
+ * each key is what a commit would write, and a random run against a plain
+ * map (many batches, with colliding hashes forced by a tiny key space)
+ * never answers other than the map.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,67 @@ TEST(a_clear_forgets_every_write_and_gives_back_a_large_batch)
 
 enum { MODEL_KEYS = 200 };
 
+/* What sm_overlay_each must give: the model's newest write of each key. */
+typedef struct {
+	uint8_t (*state)[MODEL_KEYS];
+	uint8_t (*value)[MODEL_KEYS][100];
+	size_t (*value_size)[MODEL_KEYS];
+	uint8_t seen[2][MODEL_KEYS];
+	uint64_t visits;
+} each_check;
+
+static void each_fn(void *ctx, uint8_t cf, const uint8_t *key, size_t key_size,
+		    const uint8_t *value, size_t value_size, bool del)
+{
+	each_check *c = ctx;
+	char buf[16];
+	CHECK(cf < 2 && key_size < sizeof(buf));
+	memcpy(buf, key, key_size);
+	buf[key_size] = '\0';
+	int k = atoi(buf);
+	CHECK(k >= 0 && k < MODEL_KEYS);
+	CHECK_EQ(c->seen[cf][k], 0); /* once per key: superseded writes left out */
+	c->seen[cf][k] = 1;
+	c->visits++;
+	CHECK(c->state[cf][k] != 0);
+	CHECK_EQ(del, c->state[cf][k] == 1);
+	if (del) {
+		CHECK(value == NULL);
+		CHECK_EQ(value_size, 0);
+	} else {
+		CHECK_EQ(value_size, c->value_size[cf][k]);
+		CHECK(value_size == 0 || memcmp(value, c->value[cf][k], value_size) == 0);
+	}
+}
+
+TEST(each_gives_the_newest_write_of_every_key_once)
+{
+	sm_overlay *o = sm_overlay_create(5);
+	static uint8_t state[2][MODEL_KEYS];
+	static uint8_t value[2][MODEL_KEYS][100];
+	static size_t value_size[2][MODEL_KEYS];
+	each_check c = {state, value, value_size, {{0}}, 0};
+	put_s(o, 0, "7", "one");
+	put_s(o, 0, "7", "two");
+	del_s(o, 0, "8");
+	put_s(o, 1, "7", "meta");
+	put_s(o, 0, "8", "back");
+	del_s(o, 1, "9");
+	memset(state, 0, sizeof(state));
+	state[0][7] = 2, memcpy(value[0][7], "two", 3), value_size[0][7] = 3;
+	state[0][8] = 2, memcpy(value[0][8], "back", 4), value_size[0][8] = 4;
+	state[1][7] = 2, memcpy(value[1][7], "meta", 4), value_size[1][7] = 4;
+	state[1][9] = 1;
+	sm_overlay_each(o, each_fn, &c);
+	CHECK_EQ(c.visits, 4);
+	sm_overlay_clear(o);
+	memset(&c.seen, 0, sizeof(c.seen));
+	c.visits = 0;
+	sm_overlay_each(o, each_fn, &c); /* a clear leaves nothing to give */
+	CHECK_EQ(c.visits, 0);
+	sm_overlay_destroy(o);
+}
+
 TEST(a_random_run_never_answers_other_than_a_plain_map)
 {
 	for (uint64_t seed = 1; seed <= 20; seed++) {
@@ -175,7 +237,10 @@ TEST(a_random_run_never_answers_other_than_a_plain_map)
 				CHECK_EQ(
 				    sm_overlay_put(o, cf, u8(key), ks, NULL, 0, true),
 				    RP_OK);
-			} else { /* the batch commits */
+			} else { /* the batch commits: what it would write */
+				each_check c = {state, value, value_size, {{0}}, 0};
+				sm_overlay_each(o, each_fn, &c);
+				CHECK_EQ(c.visits, keys);
 				sm_overlay_clear(o);
 				memset(state, 0, sizeof(state));
 				keys = 0;
