@@ -35,6 +35,7 @@
 static void *snap_main(void *arg)
 {
 	srv *s = arg;
+	pthread_setname_np(pthread_self(), "rp-snapshot"); /* for top -H, perf */
 	(void)sm_snapshot_work(s->snap_job);
 	atomic_store(&s->snap_worked, true);
 	uv_async_send(&s->snap_async);
@@ -44,6 +45,7 @@ static void *snap_main(void *arg)
 static void *sweep_main(void *arg)
 {
 	srv *s = arg;
+	pthread_setname_np(pthread_self(), "rp-sweep");
 	sm_snapshot_sweep_run(s->sweep);
 	atomic_store(&s->sweep_done, true);
 	uv_async_send(&s->snap_async);

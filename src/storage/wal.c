@@ -535,6 +535,7 @@ static int spare_make(wal *w, bool *kept)
 static void *spare_main(void *arg)
 {
 	wal *w = arg;
+	pthread_setname_np(pthread_self(), "rp-wal-spare"); /* for top -H, perf */
 	int backoff = SPARE_RETRY_MIN_SECONDS;
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -801,6 +802,7 @@ static int round_run(wal *w)
 static void *writer_main(void *arg)
 {
 	wal *w = arg;
+	pthread_setname_np(pthread_self(), "rp-wal-writer");
 	pthread_mutex_lock(&w->lock);
 	/* Each pass either writes a round, deletes, or stops. */
 	for (;;) {

@@ -122,6 +122,13 @@ if [ -n "$settled" ] && [ "${ci:-0}" -ge 10000 ]; then
 else
 	fail "applied runs flushed" "commit $ci; $(for i in 1 2 3; do rp_cmd "$i" INFO consensus | grep applied; done)"
 fi
+# The server's own threads carry names (top -H, perf, /proc).
+names=$(cat /proc/"$(rp_pid "$L")"/task/*/comm 2>/dev/null | sort | tr '\n' ' ')
+if echo "$names" | grep -q "rp-wal-writer" && echo "$names" | grep -q "rp-wal-spare"; then
+	ok "the log's writer and spare threads are named ($names)"
+else
+	fail "thread names" "$names"
+fi
 # The reads above went through the leader's value cache (INFO memory).
 mem=$(rp_cmd "$L" INFO memory | tr -d '\r')
 hits=$(echo "$mem" | sed -n 's/^value_cache_hits://p')
