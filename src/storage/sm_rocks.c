@@ -374,7 +374,7 @@ static int rocks_commit(sm_be *be)
 		return RP_ERR_CLOSED; /* a failed install left it closed */
 	if (sm_overlay_keys(b->ov) == 0)
 		return RP_OK;
-	rocksdb_writebatch_clear(b->wb);
+	/* wb is empty between commits: filled and cleared here only. */
 	sm_overlay_each(b->ov, batch_add, b);
 	char *err = NULL;
 	/* WAL off, no sync: see the top of this file. */
@@ -389,7 +389,6 @@ static int rocks_commit(sm_be *be)
 static void rocks_abort(sm_be *be)
 {
 	rocks_be *b = (rocks_be *)be;
-	rocksdb_writebatch_clear(b->wb);
 	sm_overlay_clear(b->ov);
 }
 
